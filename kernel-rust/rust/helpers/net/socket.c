@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/sockptr.h>
+#include <net/sock.h>
+
+#ifdef CONFIG_NET
+
+__rust_helper int rust_helper_copy_safe_from_sockptr(void *dst, size_t ksize,
+						     sockptr_t optval,
+						     unsigned int optlen)
+{
+	return copy_safe_from_sockptr(dst, ksize, optval, optlen);
+}
+
+__rust_helper void rust_helper_sock_orphan(struct sock *sk)
+{
+	sock_orphan(sk);
+}
+
+__rust_helper void rust_helper_sock_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
+#endif

@@ -1,0 +1,642 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Protocol families and BSD sockets.
+//!
+//! A protocol family (`PF_*`) is written as a type implementing [`Socket`]: one value of it is
+//! the private data of one socket of the family. The C structures the networking core needs
+//! for a family, a `struct proto` and a `struct net_proto_family`, are kept in a [`Family`],
+//! which lives in a `static` of the implementing module so that the family's `create` callback,
+//! which the core calls without a context pointer, can find them. A [`Registration`] registers
+//! the family with the networking core and unregisters it when dropped.
+//!
+//! Operations a [`Socket`] does not implement get the core's `sock_no_*` behaviour.
+//!
+//! C headers: [`include/linux/net.h`](srctree/include/linux/net.h),
+//! [`include/net/sock.h`](srctree/include/net/sock.h).
+
+use crate::{
+    bindings,
+    error::{
+        from_result,
+        to_result,
+        VTABLE_DEFAULT_ERROR, //
+    },
+    fs::File,
+    iov::IovIterDest,
+    mm::virt::VmaNew,
+    module::this_module,
+    prelude::*,
+    sync::poll::PollTable,
+    transmute::FromBytes,
+    types::{
+        ForeignOwnable,
+        Opaque, //
+    }, //
+};
+use core::{
+    marker::PhantomData,
+    mem::{
+        size_of,
+        MaybeUninit, //
+    },
+    ptr,
+    sync::atomic::{
+        AtomicBool,
+        Ordering, //
+    }, //
+};
+
+/// `AF_VJCHAN`: Van Jacobson network channels.
+pub const AF_VJCHAN: u16 = bindings::AF_VJCHAN as u16;
+
+/// `SOL_VJCHAN`: the socket option level of `AF_VJCHAN`.
+pub const SOL_VJCHAN: i32 = bindings::SOL_VJCHAN as i32;
+
+/// The type of a socket (`SOCK_*`), the second argument of `socket(2)`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct SockType(i32);
+
+impl SockType {
+    /// `SOCK_STREAM`.
+    pub const STREAM: Self = Self(bindings::sock_type_SOCK_STREAM as i32);
+    /// `SOCK_DGRAM`.
+    pub const DGRAM: Self = Self(bindings::sock_type_SOCK_DGRAM as i32);
+    /// `SOCK_RAW`.
+    pub const RAW: Self = Self(bindings::sock_type_SOCK_RAW as i32);
+    /// `SOCK_SEQPACKET`.
+    pub const SEQPACKET: Self = Self(bindings::sock_type_SOCK_SEQPACKET as i32);
+
+    /// Creates a [`SockType`] from its C value.
+    pub const fn from_raw(raw: i32) -> Self {
+        Self(raw)
+    }
+
+    /// Returns the C value.
+    pub const fn as_raw(self) -> i32 {
+        self.0
+    }
+}
+
+/// The arguments of `socket(2)` that reach a family's `create` callback.
+#[derive(Clone, Copy, Debug)]
+pub struct CreateArgs {
+    /// The socket type.
+    pub ty: SockType,
+    /// The protocol number, the third argument of `socket(2)`.
+    pub protocol: i32,
+    /// Whether the socket is created by the kernel (`sock_create_kern()`).
+    pub kern: bool,
+}
+
+/// A socket address passed to `bind(2)`, already copied into kernel memory.
+///
+/// # Invariants
+///
+/// `ptr` is valid for reads of `len` bytes for the lifetime `'a`.
+pub struct SockAddr<'a> {
+    ptr: *const u8,
+    len: usize,
+    _p: PhantomData<&'a [u8]>,
+}
+
+impl<'a> SockAddr<'a> {
+    /// Creates a [`SockAddr`] from the arguments of a `bind` callback.
+    ///
+    /// # Safety
+    ///
+    /// If `len` is positive, `ptr` must be valid for reads of `len` bytes for the lifetime `'a`.
+    unsafe fn from_raw(ptr: *const bindings::sockaddr_unsized, len: c_int) -> Result<Self> {
+        let len = usize::try_from(len).map_err(|_| EINVAL)?;
+        // INVARIANT: guaranteed by the safety requirements.
+        Ok(Self {
+            ptr: ptr.cast(),
+            len,
+            _p: PhantomData,
+        })
+    }
+
+    /// The length the caller passed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the address is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Reads the address as a `A`, failing with `EINVAL` if fewer than `size_of::<A>()` bytes
+    /// were passed. Bytes beyond `size_of::<A>()` are ignored.
+    pub fn read<A: FromBytes>(&self) -> Result<A> {
+        if self.len < size_of::<A>() {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariant `ptr` is valid for reads of `len >= size_of::<A>()`
+        // bytes, `read_unaligned` has no alignment requirement, and `A: FromBytes` accepts any
+        // bit pattern.
+        Ok(unsafe { ptr::read_unaligned(self.ptr.cast::<A>()) })
+    }
+}
+
+/// The value of a `setsockopt(2)` call: a user or kernel buffer of `optlen` bytes.
+pub struct SockOptIn {
+    optval: bindings::sockptr_t,
+    optlen: u32,
+}
+
+impl SockOptIn {
+    /// The length the caller passed.
+    pub fn len(&self) -> usize {
+        self.optlen as usize
+    }
+
+    /// Whether the caller passed an empty value.
+    pub fn is_empty(&self) -> bool {
+        self.optlen == 0
+    }
+
+    /// Copies the option value in as a `V`.
+    ///
+    /// Fails with `EINVAL` if the caller passed fewer than `size_of::<V>()` bytes and with
+    /// `EFAULT` if the buffer cannot be read. Extra bytes are ignored.
+    pub fn read<V: FromBytes>(&self) -> Result<V> {
+        let mut val = MaybeUninit::<V>::uninit();
+        // SAFETY: `val` is valid for writes of `size_of::<V>()` bytes and `optval` is the
+        // `sockptr_t` the networking core passed with this `optlen`; the helper checks `optlen`
+        // against the size before copying.
+        to_result(unsafe {
+            bindings::copy_safe_from_sockptr(
+                val.as_mut_ptr().cast(),
+                size_of::<V>(),
+                self.optval,
+                self.optlen,
+            )
+        })?;
+        // SAFETY: The copy above succeeded, so all `size_of::<V>()` bytes are initialised, and
+        // `V: FromBytes` accepts any bit pattern.
+        Ok(unsafe { val.assume_init() })
+    }
+}
+
+/// The result buffer of a `getsockopt(2)` call.
+///
+/// # Invariants
+///
+/// `opt` points to a valid `sockopt_t` whose `iter_out` is an `ITER_DEST` iterator, exclusively
+/// ours for the lifetime `'a`.
+pub struct SockOptOut<'a> {
+    opt: *mut bindings::sockopt_t,
+    _p: PhantomData<&'a mut bindings::sockopt_t>,
+}
+
+impl SockOptOut<'_> {
+    /// The size of the caller's buffer.
+    pub fn len(&self) -> usize {
+        // SAFETY: By the type invariant `opt` is valid.
+        let len = unsafe { (*self.opt).optlen };
+        usize::try_from(len).unwrap_or(0)
+    }
+
+    /// Whether the caller's buffer is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes `data` as the option value and sets the returned length to `data.len()`.
+    ///
+    /// Fails with `EINVAL`, writing nothing, if the caller's buffer is smaller than `data`, and
+    /// with `EFAULT` if the buffer cannot be written.
+    pub fn write(&mut self, data: &[u8]) -> Result {
+        if self.len() < data.len() {
+            return Err(EINVAL);
+        }
+        let new_len = c_int::try_from(data.len()).map_err(|_| EINVAL)?;
+        // SAFETY: By the type invariant `iter_out` is a valid `ITER_DEST` iterator that only we
+        // access while `self` lives.
+        let iter = unsafe { IovIterDest::from_raw(&raw mut (*self.opt).iter_out) };
+        if iter.copy_to_iter(data) != data.len() {
+            return Err(EFAULT);
+        }
+        // SAFETY: By the type invariant `opt` is valid for writes.
+        unsafe { (*self.opt).optlen = new_len };
+        Ok(())
+    }
+}
+
+/// Poll event bits (`EPOLL*`), as returned by [`Socket::poll`].
+pub mod poll_mask {
+    /// `EPOLLIN`: there is data to read.
+    pub const IN: u32 = crate::bindings::EPOLLIN;
+    /// `EPOLLRDNORM`: normal data can be read.
+    pub const RDNORM: u32 = crate::bindings::EPOLLRDNORM;
+    /// `EPOLLOUT`: writing is possible.
+    pub const OUT: u32 = crate::bindings::EPOLLOUT;
+    /// `EPOLLWRNORM`: normal data can be written.
+    pub const WRNORM: u32 = crate::bindings::EPOLLWRNORM;
+    /// `EPOLLERR`: an error condition.
+    pub const ERR: u32 = crate::bindings::EPOLLERR;
+}
+
+/// A socket of a protocol family implemented in Rust.
+///
+/// A value of the implementing type is the private data of one socket: [`Socket::create`]
+/// makes it when `socket(2)` is called and [`Socket::release`] gets it back when the last file
+/// reference to the socket goes away. The networking core never calls another operation of a
+/// socket concurrently with, or after, its `release`.
+#[vtable]
+pub trait Socket: Sized + 'static {
+    /// The address family number (`AF_*`).
+    const FAMILY: u16;
+
+    /// The protocol name, as shown in `/proc/net/protocols` (at most 31 bytes are used).
+    const NAME: &'static CStr;
+
+    /// The pointer type through which a socket's private data is kept.
+    type Ptr: ForeignOwnable + Send + Sync;
+
+    /// The [`Family`] of this socket type, a `static` of the implementing module.
+    fn family() -> &'static Family<Self>;
+
+    /// Creates the private data of a new socket, or fails `socket(2)` with an error.
+    fn create(args: &CreateArgs) -> Result<Self::Ptr>;
+
+    /// Called when the socket is closed; gets the private data back.
+    fn release(this: Self::Ptr) {
+        drop(this);
+    }
+
+    /// `bind(2)`.
+    fn bind(_this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>, _addr: &SockAddr<'_>) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `mmap(2)` of the socket file.
+    ///
+    /// This is the initialisation of a new VMA: see [`VmaNew`].
+    fn mmap(_this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>, _vma: &VmaNew) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `poll(2)`, `select(2)` and `epoll(7)`: registers the caller on the socket's wait queues
+    /// through `table` and returns the ready events as [`poll_mask`] bits.
+    fn poll(
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _file: &File,
+        _table: PollTable<'_>,
+    ) -> u32 {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `setsockopt(2)` at a level other than `SOL_SOCKET`.
+    fn setsockopt(
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _level: i32,
+        _optname: i32,
+        _optval: &SockOptIn,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// `getsockopt(2)` at a level other than `SOL_SOCKET`.
+    fn getsockopt(
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _level: i32,
+        _optname: i32,
+        _opt: &mut SockOptOut<'_>,
+    ) -> Result {
+        build_error!(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// The memory `sk_alloc()` allocates for each socket of a Rust family: the `struct sock`
+/// followed by the pointer to the socket's private data.
+#[repr(C)]
+struct RawSock {
+    sk: bindings::sock,
+    /// `T::Ptr::into_foreign()` of the private data; set in `create`, taken in `release`.
+    data: *mut c_void,
+}
+
+/// The C structures of one protocol family: its `struct proto` and `struct net_proto_family`.
+///
+/// Lives in a `static` of the module that implements the family and is returned by
+/// [`Socket::family`].
+///
+/// # Invariants
+///
+/// - `proto` is written only by [`Registration::register`] while `registered` is false, i.e.
+///   before the networking core can see it, and is never written while registered.
+/// - `npf` is fully initialised by [`Family::new`] and never written afterwards.
+pub struct Family<T: Socket> {
+    proto: Opaque<bindings::proto>,
+    npf: Opaque<bindings::net_proto_family>,
+    registered: AtomicBool,
+    _t: PhantomData<T>,
+}
+
+// SAFETY: The C structures are written only before registration, which `registered` makes
+// exclusive, and only read by the networking core afterwards.
+unsafe impl<T: Socket> Sync for Family<T> {}
+
+impl<T: Socket> Family<T> {
+    /// Creates the family's storage; to be used as the initialiser of a `static`.
+    pub const fn new() -> Self {
+        Self {
+            proto: Opaque::zeroed(),
+            // INVARIANT: fully initialised here.
+            npf: Opaque::new(bindings::net_proto_family {
+                family: T::FAMILY as c_int,
+                create: Some(SocketVTable::<T>::create),
+                owner: this_module::<T::OwnerModule>().as_ptr(),
+            }),
+            registered: AtomicBool::new(false),
+            _t: PhantomData,
+        }
+    }
+}
+
+impl<T: Socket> Default for Family<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A registered protocol family.
+///
+/// # Invariants
+///
+/// `T::family()` is registered with `proto_register()` and `sock_register()` for the lifetime
+/// of this value, and is unregistered exactly once, in `Drop`.
+pub struct Registration<T: Socket> {
+    _t: PhantomData<T>,
+}
+
+impl<T: Socket> Registration<T> {
+    /// Registers the family `T::family()`, so that `socket(T::FAMILY, ...)` creates `T`
+    /// sockets. Fails with `EBUSY` if it is registered already, or if another family has the
+    /// same number.
+    pub fn register() -> Result<Self> {
+        let family = T::family();
+        if family.registered.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        let proto = family.proto.get();
+        let name = T::NAME.to_bytes();
+        // SAFETY: `registered` was false, so by the type invariant of `Family` no one else reads
+        // or writes `proto`; it is valid for writes as part of a `static`.
+        unsafe {
+            let dst = &raw mut (*proto).name;
+            let n = name.len().min((*dst).len() - 1);
+            ptr::copy_nonoverlapping(name.as_ptr(), dst.cast::<u8>(), n);
+            (*proto).owner = this_module::<T::OwnerModule>().as_ptr();
+            (*proto).obj_size = size_of::<RawSock>() as c_uint;
+        }
+        // SAFETY: `proto` is initialised above and lives in a `static`.
+        if let Err(e) = to_result(unsafe { bindings::proto_register(proto, 0) }) {
+            family.registered.store(false, Ordering::Release);
+            return Err(e);
+        }
+        // SAFETY: `npf` is initialised and lives in a `static`; `proto`, which its `create`
+        // callback uses, is registered.
+        if let Err(e) = to_result(unsafe { bindings::sock_register(family.npf.get()) }) {
+            // SAFETY: registered just above.
+            unsafe { bindings::proto_unregister(proto) };
+            family.registered.store(false, Ordering::Release);
+            return Err(e);
+        }
+        // INVARIANT: both registrations succeeded.
+        Ok(Self { _t: PhantomData })
+    }
+}
+
+impl<T: Socket> Drop for Registration<T> {
+    fn drop(&mut self) {
+        let family = T::family();
+        // SAFETY: By the type invariant the family is registered. `sock_unregister()` waits for
+        // concurrent `create` calls; sockets that exist hold a reference on the owning module,
+        // and on `proto` through their `struct sock`.
+        unsafe {
+            bindings::sock_unregister(T::FAMILY as c_int);
+            bindings::proto_unregister(family.proto.get());
+        }
+        family.registered.store(false, Ordering::Release);
+    }
+}
+
+/// The C callbacks of a Rust protocol family.
+struct SocketVTable<T: Socket>(PhantomData<T>);
+
+impl<T: Socket> SocketVTable<T> {
+    /// Borrows the private data of `sock`.
+    ///
+    /// # Safety
+    ///
+    /// `sock` must be a socket of family `T` whose `create` succeeded and whose `release` has
+    /// not started; the borrow must end before `release`.
+    unsafe fn borrow<'a>(sock: *mut bindings::socket) -> <T::Ptr as ForeignOwnable>::Borrowed<'a> {
+        // SAFETY: `create` set `sk` to a `RawSock` allocated for `T`, kept until `release`.
+        let raw = unsafe { (*sock).sk }.cast::<RawSock>();
+        // SAFETY: `data` came from `into_foreign` in `create` and `from_foreign` is only called
+        // in `release`, which cannot run concurrently with the caller.
+        unsafe { <T::Ptr as ForeignOwnable>::borrow((*raw).data) }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core with a valid `net` and a `sock` being created.
+    unsafe extern "C" fn create(
+        net: *mut bindings::net,
+        sock: *mut bindings::socket,
+        protocol: c_int,
+        kern: c_int,
+    ) -> c_int {
+        from_result(|| {
+            let args = CreateArgs {
+                // SAFETY: `sock` is valid and not yet visible to anyone else.
+                ty: SockType(c_int::from(unsafe { (*sock).type_ })),
+                protocol,
+                kern: kern != 0,
+            };
+            let data = T::create(&args)?;
+            let proto = T::family().proto.get();
+            // SAFETY: `net` is valid; `proto` is registered: `create` is only reachable while
+            // the family is registered, and `proto` is registered first.
+            let sk = unsafe {
+                bindings::sk_alloc(net, T::FAMILY as c_int, bindings::GFP_KERNEL, proto, kern)
+            };
+            if sk.is_null() {
+                T::release(data);
+                return Err(ENOMEM);
+            }
+            // SAFETY: `sk` was just allocated with `obj_size == size_of::<RawSock>()` and is
+            // not yet visible to anyone else; `sock` is valid.
+            unsafe {
+                bindings::sock_init_data(sock, sk);
+                (*sk.cast::<RawSock>()).data = data.into_foreign();
+                (*sock).ops = &Self::OPS;
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core, once, when the last reference to `sock` goes away.
+    unsafe extern "C" fn release(sock: *mut bindings::socket) -> c_int {
+        // SAFETY: `sock` is valid.
+        let sk = unsafe { (*sock).sk };
+        if sk.is_null() {
+            return 0;
+        }
+        let raw = sk.cast::<RawSock>();
+        // SAFETY: `sk` is the `RawSock` set up in `create`; no other operation on the socket
+        // runs concurrently with `release`.
+        let data = unsafe { ptr::replace(&raw mut (*raw).data, ptr::null_mut()) };
+        if !data.is_null() {
+            // SAFETY: `data` came from `into_foreign` in `create`, and was replaced by null
+            // above, so this is the only `from_foreign`.
+            T::release(unsafe { <T::Ptr as ForeignOwnable>::from_foreign(data) });
+        }
+        // SAFETY: `sk` is valid and owned by `sock`; after `sock_orphan()` the socket no
+        // longer refers to it, and `sock_put()` drops the reference taken by `sk_alloc()`.
+        unsafe {
+            bindings::sock_orphan(sk);
+            (*sock).sk = ptr::null_mut();
+            bindings::sock_put(sk);
+        }
+        0
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core on a live socket of family `T`; `addr` is valid for reads
+    /// of `len` bytes.
+    unsafe extern "C" fn bind(
+        sock: *mut bindings::socket,
+        addr: *mut bindings::sockaddr_unsized,
+        len: c_int,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: `addr` is valid for reads of `len` bytes for the duration of the call.
+            let addr = unsafe { SockAddr::from_raw(addr, len) }?;
+            // SAFETY: A live socket of family `T`; the borrow ends with this call.
+            T::bind(unsafe { Self::borrow(sock) }, &addr)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core on a live socket of family `T`, with a VMA that is being
+    /// set up by `mmap(2)` of its file.
+    unsafe extern "C" fn mmap(
+        _file: *mut bindings::file,
+        sock: *mut bindings::socket,
+        vma: *mut bindings::vm_area_struct,
+    ) -> c_int {
+        from_result(|| {
+            // SAFETY: `vma` is undergoing initial VMA setup.
+            let vma = unsafe { VmaNew::from_raw(vma) };
+            // SAFETY: A live socket of family `T`; the borrow ends with this call.
+            T::mmap(unsafe { Self::borrow(sock) }, vma)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core on a live socket of family `T`; `wait` is null or a valid
+    /// poll table for the duration of the call.
+    unsafe extern "C" fn poll(
+        file: *mut bindings::file,
+        sock: *mut bindings::socket,
+        wait: *mut bindings::poll_table_struct,
+    ) -> bindings::__poll_t {
+        // SAFETY: `wait` is null or valid for the duration of this call.
+        let table = unsafe { PollTable::from_raw(wait) };
+        // SAFETY: `file` is valid for the duration of this call, and `poll` holds no
+        // `fdget_pos` region.
+        let file = unsafe { File::from_raw_file(file) };
+        // SAFETY: A live socket of family `T`; the borrow ends with this call.
+        T::poll(unsafe { Self::borrow(sock) }, file, table)
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core on a live socket of family `T`, with `optval` and `optlen`
+    /// as passed to `setsockopt(2)`.
+    unsafe extern "C" fn setsockopt(
+        sock: *mut bindings::socket,
+        level: c_int,
+        optname: c_int,
+        optval: bindings::sockptr_t,
+        optlen: c_uint,
+    ) -> c_int {
+        let optval = SockOptIn { optval, optlen };
+        from_result(|| {
+            // SAFETY: A live socket of family `T`; the borrow ends with this call.
+            T::setsockopt(unsafe { Self::borrow(sock) }, level, optname, &optval)?;
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the networking core on a live socket of family `T`, with `opt` valid and
+    /// exclusively ours for the duration of the call.
+    unsafe extern "C" fn getsockopt(
+        sock: *mut bindings::socket,
+        level: c_int,
+        optname: c_int,
+        opt: *mut bindings::sockopt_t,
+    ) -> c_int {
+        // INVARIANT: the core passes a `sockopt_t` whose `iter_out` is `ITER_DEST`, for the
+        // duration of this call.
+        let mut out = SockOptOut {
+            opt,
+            _p: PhantomData,
+        };
+        from_result(|| {
+            // SAFETY: A live socket of family `T`; the borrow ends with this call.
+            T::getsockopt(unsafe { Self::borrow(sock) }, level, optname, &mut out)?;
+            Ok(0)
+        })
+    }
+
+    const OPS: bindings::proto_ops = bindings::proto_ops {
+        family: T::FAMILY as c_int,
+        owner: this_module::<T::OwnerModule>().as_ptr(),
+        release: Some(Self::release),
+        bind: if T::HAS_BIND {
+            Some(Self::bind)
+        } else {
+            Some(bindings::sock_no_bind)
+        },
+        connect: Some(bindings::sock_no_connect),
+        socketpair: Some(bindings::sock_no_socketpair),
+        accept: Some(bindings::sock_no_accept),
+        getname: Some(bindings::sock_no_getname),
+        poll: if T::HAS_POLL { Some(Self::poll) } else { None },
+        ioctl: Some(bindings::sock_no_ioctl),
+        listen: Some(bindings::sock_no_listen),
+        shutdown: Some(bindings::sock_no_shutdown),
+        setsockopt: if T::HAS_SETSOCKOPT {
+            Some(Self::setsockopt)
+        } else {
+            None
+        },
+        getsockopt_iter: if T::HAS_GETSOCKOPT {
+            Some(Self::getsockopt)
+        } else {
+            None
+        },
+        sendmsg: Some(bindings::sock_no_sendmsg),
+        recvmsg: Some(bindings::sock_no_recvmsg),
+        mmap: if T::HAS_MMAP {
+            Some(Self::mmap)
+        } else {
+            Some(bindings::sock_no_mmap)
+        },
+        ..pin_init::zeroed()
+    };
+}
