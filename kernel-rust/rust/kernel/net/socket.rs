@@ -386,7 +386,8 @@ impl<T: Socket> Registration<T> {
         // or writes `proto`; it is valid for writes as part of a `static`.
         unsafe {
             let dst = &raw mut (*proto).name;
-            let n = name.len().min((*dst).len() - 1);
+            // Leave at least one NUL of the zeroed array at the end.
+            let n = name.len().min(array_len(dst) - 1);
             ptr::copy_nonoverlapping(name.as_ptr(), dst.cast::<u8>(), n);
             (*proto).owner = this_module::<T::OwnerModule>().as_ptr();
             (*proto).obj_size = size_of::<RawSock>() as c_uint;
@@ -421,6 +422,11 @@ impl<T: Socket> Drop for Registration<T> {
         }
         family.registered.store(false, Ordering::Release);
     }
+}
+
+/// The number of elements of the array `_a` points to.
+const fn array_len<E, const N: usize>(_a: *mut [E; N]) -> usize {
+    N
 }
 
 /// The C callbacks of a Rust protocol family.

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Stage "boot": boot the built kernel with virtme-ng and run a command in
+# the guest, under a timeout, keeping the console log.  The run fails if
+# the command fails, if the guest kernel is tainted, or if the console
+# shows an oops, WARN, BUG, KASAN/UBSAN report, Rust panic, lockdep splat
+# or kmemleak report (ci/console-check.py).
+#
+#   ci/boot.sh 'command in the guest'
+#
+# VJCHAN_BOOT_TIMEOUT (s, default 900), VJCHAN_KVM=auto|on|off,
+# VJCHAN_APPEND (extra kernel command line), VJCHAN_LOG (console log path).
+. "$(dirname "$0")/lib.sh"
+stage "boot($VARIANT)"
+
+[ $# -ge 1 ] || die "usage: ci/boot.sh 'command'"
+O=$BUILD_ROOT/$VARIANT
+[ -f "$O/arch/x86/boot/bzImage" ] || die "no kernel in $O: run ci/build.sh first"
+
+# /dev/kvm here may be a paravirtual device (kvm_pvm) that cannot run a
+# mainline guest: use KVM only when the CPU has VMX/SVM and no kvm_pvm.
+kvm_usable() {
+	[ -w /dev/kvm ] || return 1
+	[ -d /sys/module/kvm_pvm ] && return 1
+	grep -qE '^flags.*\b(vmx|svm)\b' /proc/cpuinfo
+}
+case ${VJCHAN_KVM:-auto} in
+on) kvm=() ;;
+off) kvm=(--disable-kvm) ;;
+*) if kvm_usable; then kvm=(); else kvm=(--disable-kvm); fi ;;
+esac
+[ ${#kvm[@]} -eq 0 ] && log "accelerator: KVM" || log "accelerator: TCG (no usable KVM here)"
+
+mkdir -p "$VJCHAN_CACHE/logs"
+LOGF=${VJCHAN_LOG:-$VJCHAN_CACHE/logs/boot-$VARIANT-$(date +%Y%m%d-%H%M%S).log}
+timeout_s=${VJCHAN_BOOT_TIMEOUT:-900}
+# The guest prints its exit status and taint; both are checked below.
+guest_cmd="$1; rc=\$?; echo VJCHAN-GUEST-TAINT=\$(cat /proc/sys/kernel/tainted); echo VJCHAN-GUEST-EXIT=\$rc"
+
+set +e
+timeout --kill-after=15 "$timeout_s" vng --run "$O/arch/x86/boot/bzImage" "${kvm[@]}" \
+	--verbose --cpus 2 --memory 2G --cwd "$REPO" \
+	--append "${VJCHAN_APPEND:-}" \
+	--exec "$guest_cmd" </dev/null 2>&1 | tee "$LOGF"
+vng_rc=${PIPESTATUS[0]}
+set -e
+log "console log: $LOGF"
+[ "$vng_rc" -ne 124 ] && [ "$vng_rc" -ne 137 ] || die "guest timed out after ${timeout_s}s"
+python3 "$CI_DIR/console-check.py" "$LOGF" >&2

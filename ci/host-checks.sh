@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The fast host tier: cargo tests, formatting and lints, the ci/ scripts'
+# own tests, and the series checks (drift, rustfmt of the kernel Rust).
+. "$(dirname "$0")/lib.sh"
+stage host-checks
+
+cd "$REPO"
+log "cargo fmt --check"
+cargo fmt --all --check
+log "cargo clippy"
+cargo clippy -q --workspace --all-targets -- -D warnings
+log "cargo test"
+cargo test -q --workspace 2>&1 | tee /dev/stderr | grep -q 'test result: ok'
+log "ci script tests"
+python3 -m unittest discover -s "$CI_DIR/tests" -q
+for f in "$CI_DIR"/*.sh "$CI_DIR"/guest/*.sh "$REPO/.ci/run"; do
+	bash -n "$f"
+done
+log "kernel Rust formatting (the tree's .rustfmt.toml)"
+mapfile -t krs < <(find "$REPO/kernel-rust" -name '*.rs' | sort)
+rustfmt --check --edition 2021 --config-path "$BASE_GIT/.rustfmt.toml" "${krs[@]}"
+log "series drift"
+python3 "$CI_DIR/series.py" check
