@@ -36,13 +36,35 @@ timeout_s=${VJCHAN_BOOT_TIMEOUT:-900}
 # The guest prints its exit status and taint; both are checked below.
 guest_cmd="$1; rc=\$?; echo VJCHAN-GUEST-TAINT=\$(cat /proc/sys/kernel/tainted); echo VJCHAN-GUEST-EXIT=\$rc"
 
-set +e
+# vng runs in its own process group so that the whole QEMU tree can be
+# stopped: at the timeout, or when the guest has reported its exit status but
+# does not power off within 60s (a halted guest keeps QEMU alive).
+: >"$LOGF"
+set -m
 timeout --kill-after=15 "$timeout_s" vng --run "$O/arch/x86/boot/bzImage" "${kvm[@]}" \
-	--verbose --cpus 2 --memory 2G --cwd "$REPO" \
-	--append "${VJCHAN_APPEND:-}" \
-	--exec "$guest_cmd" </dev/null 2>&1 | tee "$LOGF"
-vng_rc=${PIPESTATUS[0]}
+	--verbose --cpus 2 --memory 2G --cwd "$REPO" --append "${VJCHAN_APPEND:-}" \
+	--exec "$guest_cmd" </dev/null >"$LOGF" 2>&1 &
+vng_pid=$!
+set +m
+tail -n +1 -f --pid="$vng_pid" "$LOGF" &
+tail_pid=$!
+done_at=
+while kill -0 "$vng_pid" 2>/dev/null; do
+	if [ -z "$done_at" ] && grep -qE '^VJCHAN-GUEST-EXIT=' "$LOGF"; then
+		done_at=$(date +%s)
+	fi
+	if [ -n "$done_at" ] && { [ $(( $(date +%s) - done_at )) -gt 60 ] || grep -q 'System halted' "$LOGF"; }; then
+		log "the guest finished but did not power off: stopping QEMU"
+		kill -- -"$vng_pid" 2>/dev/null || true
+		break
+	fi
+	sleep 1
+done
+set +e
+wait "$vng_pid"
+vng_rc=$?
 set -e
+wait "$tail_pid" 2>/dev/null || true
 log "console log: $LOGF"
 [ "$vng_rc" -ne 124 ] && [ "$vng_rc" -ne 137 ] || die "guest timed out after ${timeout_s}s"
 python3 "$CI_DIR/console-check.py" "$LOGF" >&2

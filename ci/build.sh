@@ -7,6 +7,6 @@ stage "build($VARIANT)"
 O=$BUILD_ROOT/$VARIANT
 [ -f "$O/.config" ] || die "no config in $O: run ci/config.sh first"
 jobs=${VJCHAN_JOBS:-$(nproc)}
-kmake -j"$jobs" -s bzImage 2>&1 | grep -v '^$' | tail -n 200
+kmake -j"$jobs" -s bzImage
 kmake -s headers_install INSTALL_HDR_PATH="$O/usr-headers" >/dev/null
 log "kernel $(cat "$O/include/config/kernel.release") built in $O; $(ccache -s 2>/dev/null | grep -iE '^ *hits|cache hit' | head -n1 | tr -s ' ')"

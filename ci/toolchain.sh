@@ -97,10 +97,12 @@ if ! "$CARGO_ROOT/bin/bindgen" --version 2>/dev/null | grep -q "$BINDGEN_VERSION
 fi
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
-# 4. virtme-ng from PyPI, in a venv.
-if ! "$VENV/bin/vng" --version 2>/dev/null | grep -q "$VIRTME_NG_VERSION"; then
+# 4. virtme-ng and checkpatch's Python modules from PyPI, in a venv.
+# ply and GitPython are for checkpatch.pl's SPDX check.
+if ! "$VENV/bin/vng" --version 2>/dev/null | grep -q "$VIRTME_NG_VERSION" ||
+   ! "$VENV/bin/python" -c "import ply, git" 2>/dev/null; then
 	python3 -m venv "$VENV"
-	"$VENV/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION"
+	"$VENV/bin/pip" install -q "virtme-ng==$VIRTME_NG_VERSION" ply GitPython
 fi
 
 log "base $(ls -a "$BASE_GIT" | sed -n "s/^.vjchan-base-//p"), rustc $rustv, $(bindgen --version), virtme-ng $(vng --version 2>&1 | head -n1)"

@@ -53,7 +53,10 @@ fn constants_match_the_c_header() {
         ("AF_VJCHAN", vjchan_uapi::AF_VJCHAN.into()),
         ("PF_VJCHAN", vjchan_uapi::PF_VJCHAN.into()),
         ("SOL_VJCHAN", vjchan_uapi::SOL_VJCHAN.into()),
-        ("VJCHAN_PROTO_DEFAULT", vjchan_uapi::VJCHAN_PROTO_DEFAULT.into()),
+        (
+            "VJCHAN_PROTO_DEFAULT",
+            vjchan_uapi::VJCHAN_PROTO_DEFAULT.into(),
+        ),
     ];
     assert_eq!(vals.len(), rust.len());
     for (name, v) in rust {

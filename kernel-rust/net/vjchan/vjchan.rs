@@ -43,7 +43,7 @@ fn check_create(args: &CreateArgs) -> Result {
 }
 
 /// One PF_VJCHAN socket.
-pub struct Channel {
+struct Channel {
     /// Whether the kernel created the socket (`sock_create_kern()`).
     #[allow(dead_code)]
     kern: bool,
