@@ -36,16 +36,21 @@ timeout_s=${VJCHAN_BOOT_TIMEOUT:-900}
 # The guest prints its exit status and taint; both are checked below.
 guest_cmd="$1; rc=\$?; echo VJCHAN-GUEST-TAINT=\$(cat /proc/sys/kernel/tainted); echo VJCHAN-GUEST-EXIT=\$rc"
 
-# vng runs in its own process group so that the whole QEMU tree can be
-# stopped: at the timeout, or when the guest has reported its exit status but
-# does not power off within 60s (a halted guest keeps QEMU alive).
+# The console goes through a FIFO: a guest-side helper that reopens
+# /dev/stdout must not truncate the log.  `timeout` runs vng (and QEMU) in
+# a process group of its own and passes a TERM on to all of it: it is sent
+# at the timeout, or when the guest has reported its exit status but does
+# not power off within 60s (a halted guest keeps QEMU alive).
 : >"$LOGF"
-set -m
+fifo=$(mktemp -u)
+mkfifo "$fifo"
+cat "$fifo" >>"$LOGF" &
+cat_pid=$!
 timeout --kill-after=15 "$timeout_s" vng --run "$O/arch/x86/boot/bzImage" "${kvm[@]}" \
 	--verbose --cpus 2 --memory 2G --cwd "$REPO" --append "${VJCHAN_APPEND:-}" \
-	--exec "$guest_cmd" </dev/null >"$LOGF" 2>&1 &
+	--exec "$guest_cmd" </dev/null >"$fifo" 2>&1 &
 vng_pid=$!
-set +m
+rm -f "$fifo"
 tail -n +1 -f --pid="$vng_pid" "$LOGF" &
 tail_pid=$!
 done_at=
@@ -55,7 +60,7 @@ while kill -0 "$vng_pid" 2>/dev/null; do
 	fi
 	if [ -n "$done_at" ] && { [ $(( $(date +%s) - done_at )) -gt 60 ] || grep -q 'System halted' "$LOGF"; }; then
 		log "the guest finished but did not power off: stopping QEMU"
-		kill -- -"$vng_pid" 2>/dev/null || true
+		kill "$vng_pid" 2>/dev/null || true
 		break
 	fi
 	sleep 1
@@ -64,6 +69,7 @@ set +e
 wait "$vng_pid"
 vng_rc=$?
 set -e
+wait "$cat_pid" 2>/dev/null || true
 wait "$tail_pid" 2>/dev/null || true
 log "console log: $LOGF"
 [ "$vng_rc" -ne 124 ] && [ "$vng_rc" -ne 137 ] || die "guest timed out after ${timeout_s}s"

@@ -118,6 +118,7 @@ TEST_F(vj, unknown_options_refused)
 {
 	char buf[64] = { 0 };
 	socklen_t len = sizeof(buf);
+	socklen_t *bad;
 	int val = 1;
 
 	errno = 0;
@@ -137,10 +138,13 @@ TEST_F(vj, unknown_options_refused)
 	errno = 0;
 	EXPECT_EQ(-1, getsockopt(self->fd, 283 /* SOL_XDP */, 1, buf, &len));
 	EXPECT_EQ(ENOPROTOOPT, errno);
-	/* A bad optlen pointer is a fault, not a crash. */
+	/* An unreadable optlen is a fault, not a crash. */
+	bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bad);
 	errno = 0;
-	EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, 1, buf, (socklen_t *)1));
+	EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, 1, buf, bad));
 	EXPECT_EQ(EFAULT, errno);
+	munmap(bad, 4096);
 }
 
 TEST_F(vj, unsupported_operations)
