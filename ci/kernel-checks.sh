@@ -34,8 +34,10 @@ cp "$BUILD_ROOT/default/.config" "$C/.config.new"
 cmp -s "$C/.config.new" "$C/.config" 2>/dev/null || mv "$C/.config.new" "$C/.config"
 rm -f "$C/.config.new"
 kmake -s olddefconfig
-kmake -s -j"${VJCHAN_JOBS:-$(nproc)}" CLIPPY=1 prepare
-kmake -s -j"${VJCHAN_JOBS:-$(nproc)}" CLIPPY=1 rust/ net/vjchan/ 2>&1 | tee "$C/clippy.log"
+{
+	kmake -s -j"${VJCHAN_JOBS:-$(nproc)}" CLIPPY=1 prepare
+	kmake -s -j"${VJCHAN_JOBS:-$(nproc)}" CLIPPY=1 rust/ net/vjchan/
+} 2>&1 | tee "$C/clippy.log"
 if grep -qE '^(warning|error)' "$C/clippy.log"; then
 	die "clippy is not clean"
 fi

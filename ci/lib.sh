@@ -26,7 +26,7 @@ export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 export CCACHE_BASEDIR=$VJCHAN_CACHE
 export CCACHE_NOHASHDIR=1
 
-export PATH=$CARGO_ROOT/bin:$VENV/bin:$PATH
+export PATH=$CARGO_ROOT/bin:$VENV/bin:$HOME/.cargo/bin:$PATH
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
 
 VARIANT=${VJCHAN_VARIANT:-default}

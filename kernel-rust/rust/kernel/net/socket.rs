@@ -417,7 +417,7 @@ impl<T: Socket> Drop for Registration<T> {
         // concurrent `create` calls; sockets that exist hold a reference on the owning module,
         // and on `proto` through their `struct sock`.
         unsafe {
-            bindings::sock_unregister(T::FAMILY as c_int);
+            bindings::sock_unregister(c_int::from(T::FAMILY));
             bindings::proto_unregister(family.proto.get());
         }
         family.registered.store(false, Ordering::Release);
@@ -468,7 +468,13 @@ impl<T: Socket> SocketVTable<T> {
             // SAFETY: `net` is valid; `proto` is registered: `create` is only reachable while
             // the family is registered, and `proto` is registered first.
             let sk = unsafe {
-                bindings::sk_alloc(net, T::FAMILY as c_int, bindings::GFP_KERNEL, proto, kern)
+                bindings::sk_alloc(
+                    net,
+                    c_int::from(T::FAMILY),
+                    bindings::GFP_KERNEL,
+                    proto,
+                    kern,
+                )
             };
             if sk.is_null() {
                 T::release(data);
