@@ -3,7 +3,8 @@
 
 Prints the guest kernel release, the KTAP of the KUnit suites (from the
 boot) and of the kselftests, and a last line 'N passed, N failed, N skipped'.
-Exit status 1 if anything failed, or if nothing ran.
+Exit status 1 if anything failed, or if nothing ran.  --console-failed
+(given by ci/tests.sh when ci/boot.sh failed) counts one more failure.
 """
 import re
 import sys
@@ -65,8 +66,16 @@ def summarise(text):
 
 
 def main():
-    with open(sys.argv[1], errors="replace") as f:
+    args = sys.argv[1:]
+    console_failed = "--console-failed" in args
+    args = [a for a in args if a != "--console-failed"]
+    with open(args[0], errors="replace") as f:
         uname, kunit, kself, passed, failed, skipped, report = summarise(f.read())
+    if console_failed:
+        # The guest console showed a kernel report, a taint, or the guest
+        # command failed: that fails the run whatever the test cases said.
+        failed += 1
+        report.append("FAILED: guest console check (kernel report, taint or guest exit status)")
     print("guest kernel: %s" % (uname or "UNKNOWN (the guest did not report)"))
     print("KTAP version 1")
     for l in kunit + kself:

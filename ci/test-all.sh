@@ -23,10 +23,14 @@ run build "$CI_DIR/build.sh"
 run kernel-rust-checks "$CI_DIR/kernel-checks.sh"
 run plant-oops "$CI_DIR/plant-oops.sh"
 summary=$(mktemp)
-run guest-tests bash -c "'$CI_DIR/tests.sh' | tee '$summary'"
+rc=0
+s=$(date +%s)
+"$CI_DIR/tests.sh" | tee "$summary" || rc=$?
+timings+=("$(printf '%-22s %5ss %s' guest-tests $(( $(date +%s) - s )) "$([ $rc -eq 0 ] && echo ok || echo FAILED)")")
 echo "== stage timings =="
 printf '%s\n' "${timings[@]}"
 echo "total $(( $(date +%s) - t0 ))s"
 # The guest's result line comes last.
-grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary" | tail -n1
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary" | tail -n1 || echo "0 passed, 1 failed"
 rm -f "$summary"
+exit $rc

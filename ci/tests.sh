@@ -17,8 +17,17 @@ make -s -C "$TREE/tools/testing/selftests" TARGETS="net/vjchan" \
 
 LOGF=$VJCHAN_CACHE/logs/tests-$VARIANT-$(date +%Y%m%d-%H%M%S).log
 mkdir -p "$(dirname "$LOGF")"
+guest="sh $CI_DIR/guest/run-tests.sh $KSFT"
+# VJCHAN_PLANT_WARN=1 provokes a kernel WARN after the tests (through
+# LKDTM): the run must then fail although every test passed.
+if [ "${VJCHAN_PLANT_WARN:-0}" = 1 ]; then
+	log "planting a WARN after the tests (VJCHAN_PLANT_WARN=1)"
+	guest="$guest; rc=\$?; mount -t debugfs none /sys/kernel/debug 2>/dev/null; echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; (exit \$rc)"
+fi
 rc=0
 VJCHAN_LOG=$LOGF VJCHAN_APPEND="kunit.filter_glob=vjchan* ${VJCHAN_APPEND:-}" \
-	"$CI_DIR/boot.sh" "sh $CI_DIR/guest/run-tests.sh $KSFT" >/dev/null || rc=$?
-python3 "$CI_DIR/ktap-summary.py" "$LOGF" || rc=1
+	"$CI_DIR/boot.sh" "$guest" >/dev/null || rc=$?
+extra=()
+[ $rc -eq 0 ] || extra=(--console-failed)
+python3 "$CI_DIR/ktap-summary.py" "${extra[@]}" "$LOGF" || rc=1
 exit $rc

@@ -97,6 +97,23 @@ class KtapSummary(unittest.TestCase):
         self.assertEqual((passed, failed), (3, 1))
         self.assertIn("the program failed", report[0])
 
+    def test_console_failure_fails_the_summary(self):
+        import subprocess
+        import tempfile
+        clean = RUN.replace("# not ok 2 global.bad_type_refused\n", "# ok 2 global.bad_type_refused\n")
+        clean = clean.replace("not ok 1 selftests", "ok 1 selftests")
+        with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+            f.write(clean)
+            f.flush()
+            script = os.path.join(CI, "ktap-summary.py")
+            ok = subprocess.run(["python3", script, f.name], capture_output=True, text=True)
+            self.assertEqual(ok.returncode, 0, ok.stdout)
+            self.assertTrue(ok.stdout.rstrip().endswith("4 passed, 0 failed, 1 skipped"))
+            bad = subprocess.run(["python3", script, "--console-failed", f.name],
+                                 capture_output=True, text=True)
+            self.assertEqual(bad.returncode, 1)
+            self.assertTrue(bad.stdout.rstrip().endswith("4 passed, 1 failed, 1 skipped"))
+
 
 if __name__ == "__main__":
     unittest.main()
