@@ -8,3 +8,6 @@
 
 #[path = "../../net/vjchan/ring.rs"]
 pub mod ring;
+
+#[path = "../../net/vjchan/filter.rs"]
+pub mod filter;
