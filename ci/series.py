@@ -70,9 +70,10 @@ def generate(outdir):
             p["subject"], p["body"].strip(), *AUTHOR)
         git("commit", "-q", "--allow-empty-message", "-F", "-", input=msg)
     os.makedirs(outdir, exist_ok=True)
+    # No --base: the base is Debian's tree, not an upstream commit, and the
+    # hash of its commit differs between machines.  The cover letter names it.
     git("format-patch", "-q", "--zero-commit", "--no-signature",
-        "--cover-letter", "--base=vjchan-base", "-o", outdir,
-        "vjchan-base..HEAD")
+        "--cover-letter", "-o", outdir, "vjchan-base..HEAD")
     cover = spec["cover"]
     [cl] = [f for f in os.listdir(outdir) if f.startswith("0000-")]
     path = os.path.join(outdir, cl)

@@ -71,7 +71,8 @@ if [ ! -e "$BASE_GIT/.vjchan-base-$BASE_VERSION" ]; then
 		git init -q -b base .
 		# Debian's tarball ignores everything at the top level (/*).
 		git add -f -A .
-		git -c user.name=vjchan -c user.email=vjchan@invalid commit -q \
+		GIT_AUTHOR_DATE=2026-01-01T00:00:00Z GIT_COMMITTER_DATE=2026-01-01T00:00:00Z \
+			git -c user.name=vjchan -c user.email=vjchan@invalid commit -q \
 			-m "base: Debian $BASE_PKG $BASE_VERSION"
 		git tag -f vjchan-base >/dev/null
 	)
