@@ -40,7 +40,10 @@ def git(*args, cwd=SCRATCH, **kw):
 def scratch_tree():
     if not os.path.isdir(os.path.join(BASE_GIT, ".git")):
         sys.exit("series: no base tree in %s: run ci/toolchain.sh" % BASE_GIT)
-    if not os.path.exists(os.path.join(SCRATCH, ".git")):
+    ok = subprocess.run(["git", "-C", SCRATCH, "rev-parse", "--git-common-dir"],
+                        capture_output=True, text=True)
+    if ok.returncode != 0 or os.path.realpath(
+            os.path.join(SCRATCH, ok.stdout.strip())) != os.path.join(BASE_GIT, ".git"):
         shutil.rmtree(SCRATCH, ignore_errors=True)
         git("worktree", "prune", cwd=BASE_GIT)
         git("worktree", "add", "-q", "--detach", SCRATCH, "vjchan-base", cwd=BASE_GIT)

@@ -12,7 +12,9 @@ mapfile -t series < <(find "$REPO/patches" -maxdepth 1 -name '[0-9][0-9][0-9][0-
 [ ${#series[@]} -gt 0 ] || die "patches/ holds no patches"
 
 for wt in "$AM_TREE" "$TREE"; do
-	if [ ! -e "$wt/.git" ]; then
+	# (Re)create a work tree that is missing or belongs to an older base.
+	if ! git -C "$wt" rev-parse --verify -q vjchan-base >/dev/null 2>&1 ||
+	   [ "$(git -C "$wt" rev-parse --git-common-dir 2>/dev/null)" != "$BASE_GIT/.git" ]; then
 		rm -rf "$wt"
 		git -C "$BASE_GIT" worktree prune
 		git -C "$BASE_GIT" worktree add -q --detach "$wt" vjchan-base
