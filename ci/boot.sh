@@ -50,7 +50,6 @@ timeout --kill-after=15 "$timeout_s" vng --run "$O/arch/x86/boot/bzImage" "${kvm
 	--verbose --cpus 2 --memory 2G --cwd "$REPO" --append "${VJCHAN_APPEND:-}" \
 	--exec "$guest_cmd" </dev/null >"$fifo" 2>&1 &
 vng_pid=$!
-rm -f "$fifo"
 tail -n +1 -f --pid="$vng_pid" "$LOGF" &
 tail_pid=$!
 done_at=
@@ -70,6 +69,8 @@ wait "$vng_pid"
 vng_rc=$?
 set -e
 wait "$cat_pid" 2>/dev/null || true
+# Only now: both ends must have opened the FIFO before it goes.
+rm -f "$fifo"
 wait "$tail_pid" 2>/dev/null || true
 log "console log: $LOGF"
 [ "$vng_rc" -ne 124 ] && [ "$vng_rc" -ne 137 ] || die "guest timed out after ${timeout_s}s"

@@ -22,15 +22,31 @@ run config "$CI_DIR/config.sh"
 run build "$CI_DIR/build.sh"
 run kernel-rust-checks "$CI_DIR/kernel-checks.sh"
 run plant-oops "$CI_DIR/plant-oops.sh"
+# The guest tier: the default kernel, then the debug kernel (KASAN, UBSAN,
+# lockdep, kmemleak, DEBUG_NET, Rust overflow checks).  Each prints its own
+# 'N passed, N failed'; the last line adds them up.
 summary=$(mktemp)
 rc=0
-s=$(date +%s)
-"$CI_DIR/tests.sh" | tee "$summary" || rc=$?
-timings+=("$(printf '%-22s %5ss %s' guest-tests $(( $(date +%s) - s )) "$([ $rc -eq 0 ] && echo ok || echo FAILED)")")
+guest_tests() { # variant
+	local s r=0
+	s=$(date +%s)
+	VJCHAN_VARIANT=$1 "$CI_DIR/tests.sh" | tee -a "$summary" || r=$?
+	timings+=("$(printf '%-22s %5ss %s' "guest-tests($1)" $(( $(date +%s) - s )) "$([ $r -eq 0 ] && echo ok || echo FAILED)")")
+	[ $r -eq 0 ] || rc=$r
+}
+guest_tests default
+if [ "${VJCHAN_SKIP_DEBUG:-0}" != 1 ]; then
+	run "config(debug)" env VJCHAN_VARIANT=debug "$CI_DIR/config.sh"
+	run "build(debug)" env VJCHAN_VARIANT=debug "$CI_DIR/build.sh"
+	guest_tests debug
+fi
 echo "== stage timings =="
 printf '%s\n' "${timings[@]}"
 echo "total $(( $(date +%s) - t0 ))s"
-# The guest's result line comes last.
-grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary" | tail -n1 || echo "0 passed, 1 failed"
+# The last line: all guest test cases of all variants.
+grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary" |
+	awk '{p += $1; f += $3; s += $5} END {
+		if (NR == 0) f = 1
+		printf "%d passed, %d failed, %d skipped\n", p, f, s }'
 rm -f "$summary"
 exit $rc
