@@ -22,4 +22,14 @@ __rust_helper void rust_helper_sock_put(struct sock *sk)
 	sock_put(sk);
 }
 
+/*
+ * Where a Rust protocol family keeps a socket's private data: right after
+ * struct sock, as the C compiler lays it out (bindgen's view of struct sock
+ * need not match it, e.g. on lockdep kernels).
+ */
+__rust_helper size_t rust_helper_sock_priv_offset(void)
+{
+	return ALIGN(sizeof(struct sock), sizeof(void *));
+}
+
 #endif

@@ -42,6 +42,7 @@ use core::{
     ptr,
     sync::atomic::{
         AtomicBool,
+        AtomicUsize,
         Ordering, //
     }, //
 };
@@ -308,15 +309,6 @@ pub trait Socket: Sized + 'static {
     }
 }
 
-/// The memory `sk_alloc()` allocates for each socket of a Rust family: the `struct sock`
-/// followed by the pointer to the socket's private data.
-#[repr(C)]
-struct RawSock {
-    sk: bindings::sock,
-    /// `T::Ptr::into_foreign()` of the private data; set in `create`, taken in `release`.
-    data: *mut c_void,
-}
-
 /// The C structures of one protocol family: its `struct proto` and `struct net_proto_family`.
 ///
 /// Lives in a `static` of the module that implements the family and is returned by
@@ -324,12 +316,18 @@ struct RawSock {
 ///
 /// # Invariants
 ///
-/// - `proto` is written only by [`Registration::register`] while `registered` is false, i.e.
-///   before the networking core can see it, and is never written while registered.
+/// - `proto` and `data_offset` are written only by [`Registration::register`] while
+///   `registered` is false, i.e. before the networking core can see them, and are never written
+///   while registered.
+/// - While registered, every socket of the family is a `proto.obj_size` allocation holding its
+///   `struct sock` at offset 0 and, at `data_offset`, the `T::Ptr::into_foreign()` pointer of
+///   its private data.
 /// - `npf` is fully initialised by [`Family::new`] and never written afterwards.
 pub struct Family<T: Socket> {
     proto: Opaque<bindings::proto>,
     npf: Opaque<bindings::net_proto_family>,
+    /// Offset of the private data pointer from the start of the `struct sock`.
+    data_offset: AtomicUsize,
     registered: AtomicBool,
     _t: PhantomData<T>,
 }
@@ -349,9 +347,23 @@ impl<T: Socket> Family<T> {
                 create: Some(SocketVTable::<T>::create),
                 owner: this_module::<T::OwnerModule>().as_ptr(),
             }),
+            data_offset: AtomicUsize::new(0),
             registered: AtomicBool::new(false),
             _t: PhantomData,
         }
+    }
+
+    /// Where the private data pointer of the socket `sk` of this family is.
+    ///
+    /// # Safety
+    ///
+    /// `sk` must be a socket allocated for this family while it is registered.
+    unsafe fn data_slot(&self, sk: *mut bindings::sock) -> *mut *mut c_void {
+        // Relaxed: written before `sock_register()` published the family, whose callbacks
+        // are the only callers.
+        let off = self.data_offset.load(Ordering::Relaxed);
+        // SAFETY: By the type invariant the allocation of `sk` holds a pointer at `off`.
+        unsafe { sk.byte_add(off) }.cast()
     }
 }
 
@@ -390,8 +402,21 @@ impl<T: Socket> Registration<T> {
             let n = name.len().min(array_len(dst) - 1);
             ptr::copy_nonoverlapping(name.as_ptr(), dst.cast::<u8>(), n);
             (*proto).owner = this_module::<T::OwnerModule>().as_ptr();
-            (*proto).obj_size = size_of::<RawSock>() as c_uint;
         }
+        // The private data pointer follows `struct sock` as the C compiler lays it out: the
+        // size of `bindings::sock` need not be the same (it is not on lockdep kernels).
+        // SAFETY: A helper without preconditions.
+        let off = unsafe { bindings::sock_priv_offset() };
+        let Some(obj_size) = off
+            .checked_add(size_of::<*mut c_void>())
+            .and_then(|n| c_uint::try_from(n).ok())
+        else {
+            family.registered.store(false, Ordering::Release);
+            return Err(EINVAL);
+        };
+        family.data_offset.store(off, Ordering::Relaxed);
+        // SAFETY: As above, nobody else accesses `proto` yet.
+        unsafe { (*proto).obj_size = obj_size };
         // SAFETY: `proto` is initialised above and lives in a `static`.
         if let Err(e) = to_result(unsafe { bindings::proto_register(proto, 0) }) {
             family.registered.store(false, Ordering::Release);
@@ -440,11 +465,11 @@ impl<T: Socket> SocketVTable<T> {
     /// `sock` must be a socket of family `T` whose `create` succeeded and whose `release` has
     /// not started; the borrow must end before `release`.
     unsafe fn borrow<'a>(sock: *mut bindings::socket) -> <T::Ptr as ForeignOwnable>::Borrowed<'a> {
-        // SAFETY: `create` set `sk` to a `RawSock` allocated for `T`, kept until `release`.
-        let raw = unsafe { (*sock).sk }.cast::<RawSock>();
-        // SAFETY: `data` came from `into_foreign` in `create` and `from_foreign` is only called
-        // in `release`, which cannot run concurrently with the caller.
-        unsafe { <T::Ptr as ForeignOwnable>::borrow((*raw).data) }
+        // SAFETY: `create` set `sk` to a socket allocated for `T`, kept until `release`.
+        let slot = unsafe { T::family().data_slot((*sock).sk) };
+        // SAFETY: The pointer came from `into_foreign` in `create` and `from_foreign` is only
+        // called in `release`, which cannot run concurrently with the caller.
+        unsafe { <T::Ptr as ForeignOwnable>::borrow(*slot) }
     }
 
     /// # Safety
@@ -480,11 +505,11 @@ impl<T: Socket> SocketVTable<T> {
                 T::release(data);
                 return Err(ENOMEM);
             }
-            // SAFETY: `sk` was just allocated with `obj_size == size_of::<RawSock>()` and is
-            // not yet visible to anyone else; `sock` is valid.
+            // SAFETY: `sk` was just allocated for the registered family and is not yet visible
+            // to anyone else; `sock` is valid.
             unsafe {
                 bindings::sock_init_data(sock, sk);
-                (*sk.cast::<RawSock>()).data = data.into_foreign();
+                *T::family().data_slot(sk) = data.into_foreign();
                 (*sock).ops = &Self::OPS;
             }
             Ok(0)
@@ -500,10 +525,9 @@ impl<T: Socket> SocketVTable<T> {
         if sk.is_null() {
             return 0;
         }
-        let raw = sk.cast::<RawSock>();
-        // SAFETY: `sk` is the `RawSock` set up in `create`; no other operation on the socket
-        // runs concurrently with `release`.
-        let data = unsafe { ptr::replace(&raw mut (*raw).data, ptr::null_mut()) };
+        // SAFETY: `sk` was set up in `create`; no other operation on the socket runs
+        // concurrently with `release`.
+        let data = unsafe { ptr::replace(T::family().data_slot(sk), ptr::null_mut()) };
         if !data.is_null() {
             // SAFETY: `data` came from `into_foreign` in `create`, and was replaced by null
             // above, so this is the only `from_foreign`.
