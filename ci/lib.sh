@@ -8,6 +8,8 @@ REPO=$(cd "$CI_DIR/.." && pwd)
 . "$CI_DIR/pin.env"
 
 # Everything downloaded or built lives here, outside the repository.
+HOME=${HOME:-/root}
+export HOME
 VJCHAN_CACHE=${VJCHAN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vjchan}
 mkdir -p "$VJCHAN_CACHE"
 
