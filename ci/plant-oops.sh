@@ -7,7 +7,7 @@ stage "plant-oops($VARIANT)"
 
 out=$(mktemp)
 trap 'rm -f "$out"' RETURN
-cmd='mount -t debugfs none /sys/kernel/debug 2>/dev/null; echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; true'
+cmd="sh $CI_DIR/guest/plant-warn.sh; true"
 if VJCHAN_BOOT_TIMEOUT=${VJCHAN_BOOT_TIMEOUT:-600} "$CI_DIR/boot.sh" "$cmd" >/dev/null 2>"$out"; then
 	cat "$out" >&2
 	die "a planted WARN went unnoticed: the console check is broken"

@@ -22,7 +22,7 @@ guest="sh $CI_DIR/guest/run-tests.sh $KSFT"
 # LKDTM): the run must then fail although every test passed.
 if [ "${VJCHAN_PLANT_WARN:-0}" = 1 ]; then
 	log "planting a WARN after the tests (VJCHAN_PLANT_WARN=1)"
-	guest="$guest; rc=\$?; mount -t debugfs none /sys/kernel/debug 2>/dev/null; echo WARNING > /sys/kernel/debug/provoke-crash/DIRECT; (exit \$rc)"
+	guest="$guest; rc=\$?; sh $CI_DIR/guest/plant-warn.sh; (exit \$rc)"
 fi
 rc=0
 VJCHAN_LOG=$LOGF VJCHAN_APPEND="kunit.filter_glob=vjchan* ${VJCHAN_APPEND:-}" \
