@@ -9,5 +9,5 @@ t0=$(date +%s)
 "$CI_DIR/build.sh"
 log "building the user-space tools"
 cargo build -q --release --manifest-path "$REPO/Cargo.toml" -p vjchan-tools
-"$CI_DIR/boot.sh" "$REPO/target/release/vjchan-hello" | grep -E '^(kernel:|socket|close)' 
+"$CI_DIR/boot.sh" "$REPO/target/release/vjchan-hello" | grep -E "^(kernel:|socket|close)"
 log "demo done in $(( $(date +%s) - t0 ))s"

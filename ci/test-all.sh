@@ -4,12 +4,20 @@
 . "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
 timings=()
-run() {
-	local name=$1 s rc=0
+# timed NAME CMD...: runs CMD, records its wall time in $timings, returns
+# its status.
+timed() {
+	local name=$1 s r=0
 	shift
 	s=$(date +%s)
-	"$@" || rc=$?
-	timings+=("$(printf '%-22s %5ss %s' "$name" $(( $(date +%s) - s )) "$([ $rc -eq 0 ] && echo ok || echo FAILED)")")
+	"$@" || r=$?
+	timings+=("$(printf '%-22s %5ss %s' "$name" $(( $(date +%s) - s )) "$([ $r -eq 0 ] && echo ok || echo FAILED)")")
+	return $r
+}
+# run NAME CMD...: a stage that must pass.
+run() {
+	local name=$1 rc=0
+	timed "$@" || rc=$?
 	if [ $rc -ne 0 ]; then
 		printf '%s\n' "${timings[@]}" >&2
 		die "$name failed"
@@ -27,12 +35,8 @@ run plant-oops "$CI_DIR/plant-oops.sh"
 # 'N passed, N failed'; the last line adds them up.
 summary=$(mktemp)
 rc=0
-guest_tests() { # variant
-	local s r=0
-	s=$(date +%s)
-	VJCHAN_VARIANT=$1 "$CI_DIR/tests.sh" | tee -a "$summary" || r=$?
-	timings+=("$(printf '%-22s %5ss %s' "guest-tests($1)" $(( $(date +%s) - s )) "$([ $r -eq 0 ] && echo ok || echo FAILED)")")
-	[ $r -eq 0 ] || rc=$r
+guest_tests() { # variant: a failure is counted, the run goes on
+	timed "guest-tests($1)" env VJCHAN_VARIANT="$1" bash -c 'set -o pipefail; "$1/tests.sh" | tee -a "$2"' _ "$CI_DIR" "$summary" || rc=$?
 }
 guest_tests default
 if [ "${VJCHAN_SKIP_DEBUG:-0}" != 1 ]; then
