@@ -2,6 +2,16 @@
 /*
  * PF_VJCHAN: Van Jacobson network channels.
  *
+ * A PF_VJCHAN socket owns a channel: a ring of pages that the kernel fills
+ * with received frames and that the process maps with mmap(2).  bind(2)
+ * attaches the channel to one receive queue of a network device; flow
+ * filters (setsockopt) say which frames belong to it; frames that match no
+ * filter go on to the normal stack.
+ *
+ * The ring's layout is not ABI: user space reads the offsets of its parts
+ * with getsockopt(VJ_RING_OFFSETS) and maps mmap_size bytes at offset
+ * VJ_MMAP_OFFSET_RX_RING.
+ *
  * See Documentation/networking/vjchan.rst.
  */
 #ifndef _UAPI_LINUX_VJCHAN_H
@@ -26,5 +36,115 @@
 
 /* socket(PF_VJCHAN, SOCK_RAW, VJCHAN_PROTO_DEFAULT) */
 #define VJCHAN_PROTO_DEFAULT	0
+
+/*
+ * bind(2): attach the channel to receive queue svj_queue_id of the device
+ * svj_ifindex, in the socket's network namespace.  Needs CAP_NET_RAW in
+ * the user namespace that owns that network namespace.  A socket is bound
+ * once; a queue has at most one channel.
+ */
+struct sockaddr_vj {
+	__u16	svj_family;	/* AF_VJCHAN */
+	__u16	svj_flags;	/* none defined yet: must be 0 */
+	__u32	svj_ifindex;
+	__u32	svj_queue_id;
+	__u32	svj_reserved;	/* must be 0 */
+};
+
+/* Socket options at level SOL_VJCHAN. */
+#define VJ_RING_OFFSETS		1	/* get: struct vj_ring_offsets */
+#define VJ_STATISTICS		2	/* get: struct vj_statistics */
+#define VJ_FEATURES		3	/* get: __u64, VJ_FEATURE_* bits */
+#define VJ_ADD_FILTER		4	/* set: struct vj_filter */
+#define VJ_DEL_FILTER		5	/* set: struct vj_filter, as added */
+
+/* VJ_FEATURES bits: what this kernel's channels do. */
+#define VJ_FEATURE_RX_RING		(1ULL << 0)
+#define VJ_FEATURE_NEED_WAKEUP		(1ULL << 1)
+#define VJ_FEATURE_FILTER_ETHERTYPE	(1ULL << 2)
+#define VJ_FEATURE_FILTER_IP		(1ULL << 3)
+
+/* mmap(2) offset of the receive ring. */
+#define VJ_MMAP_OFFSET_RX_RING	0ULL
+
+/*
+ * Where the parts of the ring are, as byte offsets from the start of the
+ * mapping.  The producer index is written by the kernel only; the consumer
+ * index and the flags word by user space only; each sits on a cache line of
+ * its own.
+ */
+struct vj_ring_offsets {
+	__u64	mmap_size;	/* bytes to map at VJ_MMAP_OFFSET_RX_RING */
+	__u64	producer;	/* __u32, kernel-written, free-running */
+	__u64	consumer;	/* __u32, user-written, free-running */
+	__u64	flags;		/* __u32, user-written, VJ_RING_* bits */
+	__u64	desc;		/* nr_slots descriptors of desc_size bytes */
+	__u64	buffers;	/* buffer area: nr_slots buffers of buf_size */
+	__u32	nr_slots;	/* a power of two; slot of index i: i & (nr_slots - 1) */
+	__u32	desc_size;	/* >= sizeof(struct vj_desc) */
+	__u32	buf_size;	/* bytes per buffer, headroom included */
+	__u32	headroom;	/* bytes before the frame in each buffer */
+	__u64	reserved[4];
+};
+
+/* Bits of the flags word. */
+#define VJ_RING_NEED_WAKEUP	(1U << 0)	/* wake me when the producer moves */
+
+/* One slot of the ring: where the frame of that slot is. */
+struct vj_desc {
+	__u64	addr;		/* offset of the frame from the start of the mapping */
+	__u32	len;		/* frame length, Ethernet header included */
+	__u32	flags;		/* none defined yet */
+	__u32	rxhash;		/* 0 if the device gave none */
+	__u32	reserved;
+	__u64	tstamp;		/* receive time, ns (CLOCK_MONOTONIC); 0 if none */
+};
+
+/*
+ * VJ_STATISTICS.  Grows at the end: the kernel copies min(optlen, its own
+ * size) bytes and returns that length; optlen must cover at least
+ * VJ_STATISTICS_SIZE_VER0.
+ */
+struct vj_statistics {
+	__u64	rx_packets;		/* frames published into the ring */
+	__u64	rx_bytes;		/* their bytes */
+	__u64	rx_stack;		/* frames that matched no filter: to the stack */
+	__u64	rx_copies;		/* frames vjchan copied (to the stack) */
+	__u64	rx_ring_full;		/* frames dropped: no free buffer */
+	__u64	rx_invalid_consumer;	/* consumer index values ignored */
+	__u64	rx_bad_length;		/* frames dropped: length 0 or too long */
+	__u64	rx_wakeups;		/* wakeups done because VJ_RING_NEED_WAKEUP was set */
+};
+#define VJ_STATISTICS_SIZE_VER0	64
+
+/* struct vj_filter.type */
+#define VJ_FILTER_ETHERTYPE	1	/* every frame of one EtherType */
+#define VJ_FILTER_IPV4		2	/* IPv4 to a transport port / address */
+#define VJ_FILTER_IPV6		3	/* IPv6 (no extension headers), likewise */
+
+/* struct vj_filter.flags */
+#define VJ_FILTER_F_DST_ADDR	(1U << 0)	/* match dst_addr */
+#define VJ_FILTER_F_DST_PORT	(1U << 1)	/* match dst_port */
+
+/* At most this many filters per channel. */
+#define VJ_MAX_FILTERS		16
+
+/*
+ * A flow filter.  A frame belongs to the channel if any filter matches it.
+ * Packet fields are in network byte order.  Unused and reserved fields must
+ * be 0.
+ */
+struct vj_filter {
+	__u16	type;		/* VJ_FILTER_* */
+	__u16	flags;		/* VJ_FILTER_F_*; IPv4/IPv6 only */
+	__be16	ethertype;	/* VJ_FILTER_ETHERTYPE only */
+	__u8	l4_proto;	/* IPPROTO_UDP or IPPROTO_TCP; IPv4/IPv6 only */
+	__u8	reserved0;
+	__be16	dst_port;	/* with VJ_FILTER_F_DST_PORT */
+	__u16	reserved1;
+	__u32	reserved2;
+	__u8	dst_addr[16];	/* with VJ_FILTER_F_DST_ADDR; IPv4: first 4 bytes */
+	__u64	reserved[2];
+};
 
 #endif /* _UAPI_LINUX_VJCHAN_H */

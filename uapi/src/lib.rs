@@ -1,9 +1,34 @@
 //! Rust mirror of `include/uapi/linux/vjchan.h`, the user ABI of PF_VJCHAN sockets.
 //!
 //! The C header (`uapi/vjchan.h` in this repository) is the source of truth; the test
-//! `tests/c_header.rs` compiles it with the C compiler and checks every value here against it.
+//! `tests/c_header.rs` compiles it with the C compiler and checks every value, every struct
+//! size and every field offset here against it.
+//!
+//! PF_VJCHAN: Van Jacobson network channels.
+//!
+//! A PF_VJCHAN socket owns a channel: a ring of pages that the kernel fills with received
+//! frames and that the process maps with `mmap(2)`.  `bind(2)` attaches the channel to one
+//! receive queue of a network device; flow filters (`setsockopt`) say which frames belong to
+//! it; frames that match no filter go on to the normal stack.
+//!
+//! The ring's layout is not ABI: user space reads the offsets of its parts with
+//! `getsockopt(VJ_RING_OFFSETS)` and maps `mmap_size` bytes at offset
+//! [`VJ_MMAP_OFFSET_RX_RING`].
+//!
+//! The structs are `#[repr(C)]`, have no padding and derive the [`zerocopy`] traits, so they
+//! can be read from and written to byte buffers (`getsockopt`/`setsockopt` option values, the
+//! mapped ring) without `unsafe`.  Fields keep the C names.  `__be16` fields are
+//! [`zerocopy::network_endian::U16`], which cannot be mixed up with a host-order `u16`.
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+use zerocopy::network_endian::U16 as Be16;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+// Address family and socket option level.  Address family numbers are not part of the
+// kernel's uapi headers; like libbpf does for AF_XDP, they are provided here for user space.
+// They match include/linux/socket.h.
 
 /// `AF_VJCHAN`: the address family of network channel sockets.
 pub const AF_VJCHAN: u16 = 46;
@@ -11,5 +36,204 @@ pub const AF_VJCHAN: u16 = 46;
 pub const PF_VJCHAN: u16 = AF_VJCHAN;
 /// `SOL_VJCHAN`: the socket option level of PF_VJCHAN.
 pub const SOL_VJCHAN: i32 = 288;
-/// `VJCHAN_PROTO_DEFAULT`: the only protocol, the third argument of `socket(2)`.
+/// `VJCHAN_PROTO_DEFAULT`: the only protocol, the third argument of `socket(2)`:
+/// `socket(PF_VJCHAN, SOCK_RAW, VJCHAN_PROTO_DEFAULT)`.
 pub const VJCHAN_PROTO_DEFAULT: i32 = 0;
+
+/// `struct sockaddr_vj`, the address of `bind(2)`.
+///
+/// bind(2): attach the channel to receive queue `svj_queue_id` of the device `svj_ifindex`,
+/// in the socket's network namespace.  Needs `CAP_NET_RAW` in the user namespace that owns
+/// that network namespace.  A socket is bound once; a queue has at most one channel.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct SockaddrVj {
+    /// [`AF_VJCHAN`].
+    pub svj_family: u16,
+    /// None defined yet: must be 0.
+    pub svj_flags: u16,
+    /// Interface index of the device.
+    pub svj_ifindex: u32,
+    /// Receive queue of the device.
+    pub svj_queue_id: u32,
+    /// Must be 0.
+    pub svj_reserved: u32,
+}
+
+// Socket options at level SOL_VJCHAN.
+
+/// `VJ_RING_OFFSETS`: get: [`RingOffsets`] (`struct vj_ring_offsets`).
+pub const VJ_RING_OFFSETS: i32 = 1;
+/// `VJ_STATISTICS`: get: [`Statistics`] (`struct vj_statistics`).
+pub const VJ_STATISTICS: i32 = 2;
+/// `VJ_FEATURES`: get: `__u64`, `VJ_FEATURE_*` bits.
+pub const VJ_FEATURES: i32 = 3;
+/// `VJ_ADD_FILTER`: set: [`Filter`] (`struct vj_filter`).
+pub const VJ_ADD_FILTER: i32 = 4;
+/// `VJ_DEL_FILTER`: set: [`Filter`] (`struct vj_filter`), as added.
+pub const VJ_DEL_FILTER: i32 = 5;
+
+// VJ_FEATURES bits: what this kernel's channels do.
+
+/// `VJ_FEATURE_RX_RING`: [`VJ_FEATURES`] bit: the receive ring.
+pub const VJ_FEATURE_RX_RING: u64 = 1 << 0;
+/// `VJ_FEATURE_NEED_WAKEUP`: [`VJ_FEATURES`] bit: the [`VJ_RING_NEED_WAKEUP`] flag.
+pub const VJ_FEATURE_NEED_WAKEUP: u64 = 1 << 1;
+/// `VJ_FEATURE_FILTER_ETHERTYPE`: [`VJ_FEATURES`] bit: [`VJ_FILTER_ETHERTYPE`] filters.
+pub const VJ_FEATURE_FILTER_ETHERTYPE: u64 = 1 << 2;
+/// `VJ_FEATURE_FILTER_IP`: [`VJ_FEATURES`] bit: [`VJ_FILTER_IPV4`] and [`VJ_FILTER_IPV6`]
+/// filters.
+pub const VJ_FEATURE_FILTER_IP: u64 = 1 << 3;
+
+/// `VJ_MMAP_OFFSET_RX_RING`: `mmap(2)` offset of the receive ring.
+pub const VJ_MMAP_OFFSET_RX_RING: u64 = 0;
+
+/// `struct vj_ring_offsets`, the value of [`VJ_RING_OFFSETS`].
+///
+/// Where the parts of the ring are, as byte offsets from the start of the mapping.  The
+/// producer index is written by the kernel only; the consumer index and the flags word by
+/// user space only; each sits on a cache line of its own.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct RingOffsets {
+    /// Bytes to map at [`VJ_MMAP_OFFSET_RX_RING`].
+    pub mmap_size: u64,
+    /// Producer index: `__u32`, kernel-written, free-running.
+    pub producer: u64,
+    /// Consumer index: `__u32`, user-written, free-running.
+    pub consumer: u64,
+    /// Flags word: `__u32`, user-written, `VJ_RING_*` bits ([`VJ_RING_NEED_WAKEUP`]).
+    pub flags: u64,
+    /// Descriptors: `nr_slots` descriptors of `desc_size` bytes ([`Desc`]).
+    pub desc: u64,
+    /// Buffer area: `nr_slots` buffers of `buf_size` bytes.
+    pub buffers: u64,
+    /// A power of two; slot of index `i`: `i & (nr_slots - 1)`.
+    pub nr_slots: u32,
+    /// `>= size_of::<Desc>()` (`sizeof(struct vj_desc)`).
+    pub desc_size: u32,
+    /// Bytes per buffer, headroom included.
+    pub buf_size: u32,
+    /// Bytes before the frame in each buffer.
+    pub headroom: u32,
+    /// Reserved.
+    pub reserved: [u64; 4],
+}
+
+/// `VJ_RING_NEED_WAKEUP`: bit of the flags word: wake me when the producer moves.
+pub const VJ_RING_NEED_WAKEUP: u32 = 1 << 0;
+
+/// `struct vj_desc`: one slot of the ring: where the frame of that slot is.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct Desc {
+    /// Offset of the frame from the start of the mapping.
+    pub addr: u64,
+    /// Frame length, Ethernet header included.
+    pub len: u32,
+    /// None defined yet.
+    pub flags: u32,
+    /// 0 if the device gave none.
+    pub rxhash: u32,
+    /// Reserved.
+    pub reserved: u32,
+    /// Receive time, ns (`CLOCK_MONOTONIC`); 0 if none.
+    pub tstamp: u64,
+}
+
+/// `struct vj_statistics`, the value of [`VJ_STATISTICS`].
+///
+/// Grows at the end: the kernel copies `min(optlen, its own size)` bytes and returns that
+/// length; `optlen` must cover at least [`VJ_STATISTICS_SIZE_VER0`].
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct Statistics {
+    /// Frames published into the ring.
+    pub rx_packets: u64,
+    /// Their bytes.
+    pub rx_bytes: u64,
+    /// Frames that matched no filter: to the stack.
+    pub rx_stack: u64,
+    /// Frames vjchan copied (to the stack).
+    pub rx_copies: u64,
+    /// Frames dropped: no free buffer.
+    pub rx_ring_full: u64,
+    /// Consumer index values ignored.
+    pub rx_invalid_consumer: u64,
+    /// Frames dropped: length 0 or too long.
+    pub rx_bad_length: u64,
+    /// Wakeups done because [`VJ_RING_NEED_WAKEUP`] was set.
+    pub rx_wakeups: u64,
+}
+
+/// `VJ_STATISTICS_SIZE_VER0`: the size of the first version of [`Statistics`], the least
+/// `optlen` [`VJ_STATISTICS`] accepts.
+pub const VJ_STATISTICS_SIZE_VER0: usize = 64;
+
+// struct vj_filter.type
+
+/// `VJ_FILTER_ETHERTYPE`: [`Filter::type`] value: every frame of one EtherType.
+pub const VJ_FILTER_ETHERTYPE: u16 = 1;
+/// `VJ_FILTER_IPV4`: [`Filter::type`] value: IPv4 to a transport port / address.
+pub const VJ_FILTER_IPV4: u16 = 2;
+/// `VJ_FILTER_IPV6`: [`Filter::type`] value: IPv6 (no extension headers), likewise.
+pub const VJ_FILTER_IPV6: u16 = 3;
+
+// struct vj_filter.flags.  `1U << n` in C; u16 here, the type of the field they go in.
+
+/// `VJ_FILTER_F_DST_ADDR`: [`Filter::flags`] bit: match `dst_addr`.
+pub const VJ_FILTER_F_DST_ADDR: u16 = 1 << 0;
+/// `VJ_FILTER_F_DST_PORT`: [`Filter::flags`] bit: match `dst_port`.
+pub const VJ_FILTER_F_DST_PORT: u16 = 1 << 1;
+
+/// `VJ_MAX_FILTERS`: at most this many filters per channel.
+pub const VJ_MAX_FILTERS: usize = 16;
+
+/// `struct vj_filter`, the value of [`VJ_ADD_FILTER`] and [`VJ_DEL_FILTER`]: a flow filter.
+///
+/// A frame belongs to the channel if any filter matches it.  Packet fields are in network
+/// byte order (the `__be16` fields are [`zerocopy::network_endian::U16`]: build them with
+/// `U16::new(host_value)`).  Unused and reserved fields must be 0.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct Filter {
+    /// `VJ_FILTER_*`.
+    pub r#type: u16,
+    /// `VJ_FILTER_F_*`; IPv4/IPv6 only.
+    pub flags: u16,
+    /// `__be16`: [`VJ_FILTER_ETHERTYPE`] only.
+    pub ethertype: Be16,
+    /// `IPPROTO_UDP` or `IPPROTO_TCP`; IPv4/IPv6 only.
+    pub l4_proto: u8,
+    /// Reserved.
+    pub reserved0: u8,
+    /// `__be16`: with [`VJ_FILTER_F_DST_PORT`].
+    pub dst_port: Be16,
+    /// Reserved.
+    pub reserved1: u16,
+    /// Reserved.
+    pub reserved2: u32,
+    /// With [`VJ_FILTER_F_DST_ADDR`]; IPv4: first 4 bytes.
+    pub dst_addr: [u8; 16],
+    /// Reserved.
+    pub reserved: [u64; 2],
+}
+
+// The sizes the C compiler gives these structs on every Linux ABI (checked field by field
+// against the header in tests/c_header.rs).
+const _: () = assert!(size_of::<SockaddrVj>() == 16);
+const _: () = assert!(size_of::<RingOffsets>() == 96);
+const _: () = assert!(size_of::<Desc>() == 32);
+const _: () = assert!(size_of::<Statistics>() == 64);
+const _: () = assert!(size_of::<Filter>() == 48);
+const _: () = assert!(size_of::<Statistics>() >= VJ_STATISTICS_SIZE_VER0);

@@ -203,3 +203,116 @@ impl Filter {
 pub fn classify(filters: &[Filter], h: &Headers) -> bool {
     filters.iter().any(|f| f.matches(h))
 }
+
+/// The size of `struct vj_filter`, the uapi form of a filter.
+pub const UAPI_FILTER_SIZE: usize = 48;
+
+/// `VJ_FILTER_ETHERTYPE`.
+pub const VJ_FILTER_ETHERTYPE: u16 = 1;
+/// `VJ_FILTER_IPV4`.
+pub const VJ_FILTER_IPV4: u16 = 2;
+/// `VJ_FILTER_IPV6`.
+pub const VJ_FILTER_IPV6: u16 = 3;
+/// `VJ_FILTER_F_DST_ADDR`.
+pub const VJ_FILTER_F_DST_ADDR: u16 = 1 << 0;
+/// `VJ_FILTER_F_DST_PORT`.
+pub const VJ_FILTER_F_DST_PORT: u16 = 1 << 1;
+
+impl Filter {
+    /// Decodes and validates a `struct vj_filter` given as its bytes (user space wrote them):
+    /// `None` unless every rule of the uapi holds: a known type; for EtherType filters a
+    /// nonzero EtherType and nothing else; for IP filters UDP or TCP, no unknown flag, and an
+    /// address or port only with its flag (an IPv4 address in the first 4 bytes only); every
+    /// reserved and unused byte zero.
+    pub fn decode(raw: &[u8; UAPI_FILTER_SIZE]) -> Option<Filter> {
+        let ne16 = |at: usize| u16::from_ne_bytes([raw[at], raw[at + 1]]);
+        let ty = ne16(0);
+        let flags = ne16(2);
+        let ethertype = u16::from_be_bytes([raw[4], raw[5]]);
+        let l4_proto = raw[6];
+        let dport = u16::from_be_bytes([raw[8], raw[9]]);
+        let addr = array::<16>(raw, 16)?;
+        // reserved0, reserved1, reserved2, reserved[2].
+        if raw[7] != 0 || raw[10..16].iter().chain(&raw[32..]).any(|&b| b != 0) {
+            return None;
+        }
+        if ty == VJ_FILTER_ETHERTYPE {
+            let rest_zero = flags == 0 && l4_proto == 0 && dport == 0 && addr == [0; 16];
+            return (ethertype != 0 && rest_zero).then_some(Filter::EtherType(ethertype));
+        }
+        if ethertype != 0 || flags & !(VJ_FILTER_F_DST_ADDR | VJ_FILTER_F_DST_PORT) != 0 {
+            return None;
+        }
+        let l4 = match l4_proto {
+            IPPROTO_UDP => L4::Udp,
+            IPPROTO_TCP => L4::Tcp,
+            _ => return None,
+        };
+        let dport = if flags & VJ_FILTER_F_DST_PORT != 0 {
+            Some(dport)
+        } else if dport != 0 {
+            return None;
+        } else {
+            None
+        };
+        let want_addr = flags & VJ_FILTER_F_DST_ADDR != 0;
+        match ty {
+            VJ_FILTER_IPV4 => {
+                let (v4, rest) = addr.split_at(4);
+                if rest.iter().any(|&b| b != 0) || (!want_addr && v4.iter().any(|&b| b != 0)) {
+                    return None;
+                }
+                let dst = if want_addr { array::<4>(v4, 0) } else { None };
+                Some(Filter::Ipv4 { dst, l4, dport })
+            }
+            VJ_FILTER_IPV6 => {
+                if !want_addr && addr != [0; 16] {
+                    return None;
+                }
+                Some(Filter::Ipv6 {
+                    dst: want_addr.then_some(addr),
+                    l4,
+                    dport,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Encodes the filter as a `struct vj_filter`; [`Filter::decode`] gives it back.
+    pub fn encode(&self) -> [u8; UAPI_FILTER_SIZE] {
+        let mut raw = [0u8; UAPI_FILTER_SIZE];
+        let mut put = |at: usize, b: &[u8]| {
+            if let Some(d) = raw.get_mut(at..at + b.len()) {
+                d.copy_from_slice(b);
+            }
+        };
+        let (ty, l4, dst, dport): (u16, Option<L4>, &[u8], Option<u16>) = match self {
+            Filter::EtherType(t) => {
+                put(4, &t.to_be_bytes());
+                (VJ_FILTER_ETHERTYPE, None, &[], None)
+            }
+            Filter::Ipv4 { dst, l4, dport } => {
+                (VJ_FILTER_IPV4, Some(*l4), dst.as_ref().map_or(&[][..], |a| &a[..]), *dport)
+            }
+            Filter::Ipv6 { dst, l4, dport } => {
+                (VJ_FILTER_IPV6, Some(*l4), dst.as_ref().map_or(&[][..], |a| &a[..]), *dport)
+            }
+        };
+        let mut flags = 0u16;
+        if !dst.is_empty() {
+            flags |= VJ_FILTER_F_DST_ADDR;
+            put(16, dst);
+        }
+        if let Some(p) = dport {
+            flags |= VJ_FILTER_F_DST_PORT;
+            put(8, &p.to_be_bytes());
+        }
+        put(0, &ty.to_ne_bytes());
+        put(2, &flags.to_ne_bytes());
+        if let Some(l4) = l4 {
+            put(6, &[l4.proto()]);
+        }
+        raw
+    }
+}

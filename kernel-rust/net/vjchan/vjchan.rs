@@ -2,18 +2,119 @@
 
 //! PF_VJCHAN: Van Jacobson network channels.
 //!
-//! A PF_VJCHAN socket owns a network channel. This file registers the protocol family; the
-//! channel itself comes with the ring.
+//! A PF_VJCHAN socket owns a network channel: a receive ring of [`NR_PAGES`] pages that the
+//! process maps with `mmap(2)` and that drivers fill directly. `bind(2)` attaches the channel to
+//! one receive queue of a device; flow filters (`setsockopt(2)`) say which frames belong to it.
+//! A driver takes buffers from the channel before frames arrive (`vj_get_buffer()`) and hands
+//! them back filled (`vj_netif_rx()`): a frame that matches a filter is published to the ring
+//! where it lies, without a copy; one that matches none is copied to the normal stack.
+//!
+//! # The ring and its barriers
+//!
+//! The layout (offsets exported by `VJ_RING_OFFSETS`, not ABI):
+//!
+//! ```text
+//!   0                 producer (u32)        written by the kernel only
+//!   PAGE_SIZE         NR_SLOTS descriptors  written by the kernel only
+//!   4 * PAGE_SIZE     NR_SLOTS buffers      frames written by drivers
+//!   size - 128        consumer (u32)        written by user space only
+//!   size - 64         flags (u32)           written by user space only
+//! ```
+//!
+//! The one barrier diagram of the ring (`Documentation/networking/vjchan.rst`):
+//!
+//! ```text
+//! kernel (producer)                        user space (consumer)
+//!   cons = READ_ONCE(consumer)      (A)      prod = load_acquire(producer)     (C)
+//!   validate cons (ring.rs)                  read descriptors, frames < prod
+//!   write frame, descriptor                  ...
+//!   smp_store_release(producer)     (B)      store_release(consumer)           (D)
+//!   smp_mb()                        (F)      flags |= NEED_WAKEUP; smp_mb()    (E)
+//!   if READ_ONCE(flags) & NEED_WAKEUP        if producer == cons: poll()
+//!       wake up the socket
+//!
+//! B pairs with C: the descriptor and the frame are visible before the index that
+//!   publishes them.
+//! A pairs with D: the kernel reuses a buffer only after reading a consumer index that
+//!   released it (a control dependency orders its later writes), and D orders the
+//!   consumer's reads of the buffer before the release.
+//! F pairs with E: either the kernel sees the flag or user space sees the new producer
+//!   index; with release/acquire alone both could miss, and the wakeup would be lost.
+//! ```
+//!
+//! User space can write every byte of the mapping at any time. The kernel keeps its own state
+//! ([`RxRing`]), reads the consumer index once per refresh and accepts it only if it lies
+//! between the last accepted value and the producer index (else it is ignored and counted in
+//! `rx_invalid_consumer`), classifies a private copy of the frame's headers, and never reads
+//! back what it wrote into a descriptor.
 
+// These two files are also the library of the host crate `kernel-rust/host`, which tests every
+// item with proptest; a few of their items (accessors, `Filter::encode`) serve only the tests.
+#[allow(dead_code, unreachable_pub)]
+mod filter;
+#[allow(dead_code, unreachable_pub)]
+mod ring;
+
+use filter::{
+    Filter,
+    Headers,
+    HEADER_COPY,
+    UAPI_FILTER_SIZE, //
+};
 use kernel::{
-    net::socket::{
-        self,
-        CreateArgs,
-        SockOptIn,
-        SockOptOut,
-        SockType, //
+    mm::shared::SharedPages,
+    net::{
+        channel::{
+            self,
+            RxBuf,
+            RxChannel,
+            RxResult, //
+        },
+        device::{
+            NetDevice,
+            Rtnl, //
+        },
+        socket::{
+            self,
+            CreateArgs,
+            Sock,
+            SockAddr,
+            SockOptIn,
+            SockOptOut,
+            SockType, //
+        },
     },
+    page::PAGE_SIZE,
     prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Acquire,
+            Release, //
+        },
+        barrier::{
+            smp_mb,
+            Full, //
+        },
+        new_mutex,
+        new_spinlock_irq,
+        Arc,
+        ArcBorrow,
+        Mutex,
+        SetOnce,
+        SpinLockIrq, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    uapi,
+};
+use ring::{
+    BufId,
+    ConsumerIndex,
+    RxRing, //
 };
 
 module! {
@@ -25,8 +126,132 @@ module! {
     alias: ["net-pf-46"],
 }
 
-/// The storage of the PF_VJCHAN family.
-static VJCHAN_FAMILY: socket::Family<Channel> = socket::Family::new();
+/// Pages in a channel's ring.
+const NR_PAGES: usize = 256;
+/// Slots (and buffers) in a ring.
+const NR_SLOTS: usize = 256;
+/// The size of the mapping.
+const MMAP_SIZE: usize = NR_PAGES * PAGE_SIZE;
+/// Where the producer index is.
+const PRODUCER_OFF: usize = 0;
+/// Where the descriptors are.
+const DESC_OFF: usize = PAGE_SIZE;
+/// The size of a descriptor (`struct vj_desc`).
+const DESC_SIZE: usize = 32;
+/// Where the buffers are.
+const BUF_OFF: usize = 4 * PAGE_SIZE;
+/// The size of a buffer.
+const BUF_SIZE: usize = 2048;
+/// Bytes before the frame in each buffer.
+const HEADROOM: usize = 256;
+/// The longest frame a buffer holds.
+const FRAME_MAX: usize = BUF_SIZE - HEADROOM;
+/// Where the consumer index is: its own cache line, at the end.
+const CONSUMER_OFF: usize = MMAP_SIZE - 128;
+/// Where the flags word is: its own cache line, at the end.
+const FLAGS_OFF: usize = MMAP_SIZE - 64;
+/// `VJ_RING_NEED_WAKEUP`.
+const NEED_WAKEUP: u32 = uapi::VJ_RING_NEED_WAKEUP;
+/// At most this many filters per channel.
+const MAX_FILTERS: usize = uapi::VJ_MAX_FILTERS as usize;
+
+const _: () = {
+    assert!(DESC_OFF >= PRODUCER_OFF + 64);
+    assert!(DESC_OFF + NR_SLOTS * DESC_SIZE <= BUF_OFF);
+    assert!(BUF_OFF + NR_SLOTS * BUF_SIZE <= CONSUMER_OFF);
+    assert!(CONSUMER_OFF + 64 <= FLAGS_OFF && FLAGS_OFF + 64 <= MMAP_SIZE);
+    // A buffer never spans two pages.
+    assert!(PAGE_SIZE % BUF_SIZE == 0 && BUF_OFF % BUF_SIZE == 0);
+    assert!(FRAME_MAX >= 1514 + 4);
+    assert!(HEADER_COPY <= FRAME_MAX);
+    assert!(NR_SLOTS <= 1 << 16);
+};
+
+/// `struct sockaddr_vj`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct SockAddrVj {
+    family: u16,
+    flags: u16,
+    ifindex: u32,
+    queue_id: u32,
+    reserved: u32,
+}
+
+/// `struct vj_ring_offsets`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RingOffsets {
+    mmap_size: u64,
+    producer: u64,
+    consumer: u64,
+    flags: u64,
+    desc: u64,
+    buffers: u64,
+    nr_slots: u32,
+    desc_size: u32,
+    buf_size: u32,
+    headroom: u32,
+    reserved: [u64; 4],
+}
+
+/// `struct vj_statistics`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct Stats {
+    rx_packets: u64,
+    rx_bytes: u64,
+    rx_stack: u64,
+    rx_copies: u64,
+    rx_ring_full: u64,
+    rx_invalid_consumer: u64,
+    rx_bad_length: u64,
+    rx_wakeups: u64,
+}
+
+// SAFETY: Integers only, so any bytes are a valid value.
+unsafe impl FromBytes for SockAddrVj {}
+// SAFETY: Integers only, no padding (the sizes are checked below).
+unsafe impl AsBytes for RingOffsets {}
+// SAFETY: Integers only, no padding (the sizes are checked below).
+unsafe impl AsBytes for Stats {}
+
+const _: () = {
+    assert!(size_of::<SockAddrVj>() == size_of::<uapi::sockaddr_vj>());
+    assert!(size_of::<RingOffsets>() == size_of::<uapi::vj_ring_offsets>());
+    assert!(size_of::<RingOffsets>() == 96);
+    assert!(size_of::<Stats>() == size_of::<uapi::vj_statistics>());
+    assert!(size_of::<Stats>() == 64);
+    assert!(size_of::<Stats>() >= uapi::VJ_STATISTICS_SIZE_VER0 as usize);
+    assert!(size_of::<uapi::vj_desc>() == DESC_SIZE);
+    assert!(size_of::<uapi::vj_filter>() == UAPI_FILTER_SIZE);
+};
+
+/// The offsets this kernel's rings have.
+const OFFSETS: RingOffsets = RingOffsets {
+    mmap_size: MMAP_SIZE as u64,
+    producer: PRODUCER_OFF as u64,
+    consumer: CONSUMER_OFF as u64,
+    flags: FLAGS_OFF as u64,
+    desc: DESC_OFF as u64,
+    buffers: BUF_OFF as u64,
+    nr_slots: NR_SLOTS as u32,
+    desc_size: DESC_SIZE as u32,
+    buf_size: BUF_SIZE as u32,
+    headroom: HEADROOM as u32,
+    reserved: [0; 4],
+};
+
+/// What this kernel's channels do (`VJ_FEATURES`).
+const FEATURES: u64 = uapi::VJ_FEATURE_RX_RING as u64
+    | uapi::VJ_FEATURE_NEED_WAKEUP as u64
+    | uapi::VJ_FEATURE_FILTER_ETHERTYPE as u64
+    | uapi::VJ_FEATURE_FILTER_IP as u64;
+
+/// Where the frame of buffer `id` starts in the mapping.
+fn frame_offset(id: BufId) -> usize {
+    BUF_OFF + usize::from(id) * BUF_SIZE + HEADROOM
+}
 
 /// Checks the `socket(2)` arguments of a new PF_VJCHAN socket.
 ///
@@ -42,63 +267,372 @@ fn check_create(args: &CreateArgs) -> Result {
     Ok(())
 }
 
-/// One PF_VJCHAN socket.
-struct Channel {
-    /// Whether the kernel created the socket (`sock_create_kern()`).
-    #[allow(dead_code)]
-    kern: bool,
+/// Checks a `bind(2)` address; returns the interface index and the queue.
+fn check_addr(a: &SockAddrVj) -> Result<(i32, u32)> {
+    if a.family != socket::AF_VJCHAN || a.flags != 0 || a.reserved != 0 {
+        return Err(EINVAL);
+    }
+    let ifindex = i32::try_from(a.ifindex).map_err(|_| ENODEV)?;
+    Ok((ifindex, a.queue_id))
 }
 
+/// The receive state of a channel, under its spinlock.
+struct RxState {
+    ring: RxRing<NR_SLOTS>,
+    filters: [Option<Filter>; MAX_FILTERS],
+    stats: Stats,
+}
+
+impl RxState {
+    /// Reads the consumer index (A) and frees what it released; counts a hostile value.
+    fn refresh_consumer(&mut self, pages: &SharedPages) {
+        let Ok(cons) = pages.load_u32(CONSUMER_OFF) else {
+            return;
+        };
+        if self.ring.observe_consumer(cons) == ConsumerIndex::Invalid {
+            self.stats.rx_invalid_consumer += 1;
+        }
+    }
+
+    fn matches(&self, h: &Headers) -> bool {
+        self.filters.iter().flatten().any(|f| f.matches(h))
+    }
+
+    fn add_filter(&mut self, f: Filter) -> Result {
+        if self.filters.iter().flatten().any(|g| *g == f) {
+            return Err(EEXIST);
+        }
+        let free = self.filters.iter_mut().find(|g| g.is_none()).ok_or(ENOSPC)?;
+        *free = Some(f);
+        Ok(())
+    }
+
+    fn del_filter(&mut self, f: Filter) -> Result {
+        let slot = self
+            .filters
+            .iter_mut()
+            .find(|g| **g == Some(f))
+            .ok_or(ENOENT)?;
+        *slot = None;
+        Ok(())
+    }
+}
+
+/// Which device queue a channel is bound to.
+struct Binding {
+    dev: Option<ARef<NetDevice>>,
+    qid: u32,
+    /// `bind(2)` succeeded once; a socket binds once.
+    bound: bool,
+}
+
+/// One channel: the private data of one PF_VJCHAN socket, and what drivers see.
+#[pin_data]
+struct Chan {
+    /// The ring accounting, filters and statistics; taken from any context.
+    #[pin]
+    rx: SpinLockIrq<RxState>,
+    /// Taken under RTNL, never the other way round.
+    #[pin]
+    binding: Mutex<Binding>,
+    /// The ring, from the first successful `bind(2)` on.
+    pages: SetOnce<SharedPages>,
+    /// The socket, for wakeups; set by `bind(2)`.
+    sk: SetOnce<ARef<Sock>>,
+    /// The ring may be mapped: bound once.
+    mappable: Atomic<bool>,
+    /// The device was unregistered while bound.
+    dev_gone: Atomic<bool>,
+}
+
+impl Chan {
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            rx <- new_spinlock_irq!(RxState {
+                ring: RxRing::new(0),
+                filters: [None; MAX_FILTERS],
+                stats: Stats::default(),
+            }),
+            binding <- new_mutex!(Binding { dev: None, qid: 0, bound: false }),
+            pages: SetOnce::new(),
+            sk: SetOnce::new(),
+            mappable: Atomic::new(false),
+            dev_gone: Atomic::new(false),
+        })
+    }
+
+    /// Publishes buffer `id`, holding `len` bytes, to the ring and wakes the consumer if it asked.
+    fn publish(&self, pages: &SharedPages, mut st: kernel::sync::SpinLockIrqGuard<'_, RxState>, id: BufId, len: u32) -> RxResult {
+        let Ok(slot) = st.ring.publish(id) else {
+            return RxResult::Drop;
+        };
+        let desc = DESC_OFF + slot * DESC_SIZE;
+        let written = pages
+            .store_u64(desc, frame_offset(id) as u64)
+            .and_then(|()| pages.store_u32(desc + 8, len))
+            .and_then(|()| pages.store_u32(desc + 12, 0))
+            .and_then(|()| pages.store_u32(desc + 16, 0))
+            .and_then(|()| pages.store_u32(desc + 20, 0))
+            .and_then(|()| pages.store_u64(desc + 24, 0));
+        st.stats.rx_packets += 1;
+        st.stats.rx_bytes += u64::from(len);
+        // (B): pairs with (C) in user space.
+        let _ = pages.store_u32_release(PRODUCER_OFF, st.ring.producer());
+        drop(st);
+        if written.is_err() {
+            return RxResult::Drop;
+        }
+        // (F): pairs with (E) in user space.
+        smp_mb(Full);
+        if pages.load_u32(FLAGS_OFF).unwrap_or(0) & NEED_WAKEUP != 0 {
+            self.rx.lock().stats.rx_wakeups += 1;
+            if let Some(sk) = self.sk.as_ref() {
+                sk.data_ready();
+            }
+        }
+        RxResult::Ring
+    }
+}
+
+impl RxChannel for Chan {
+    fn get_buffer(&self) -> Option<RxBuf<'_>> {
+        let pages = self.pages.as_ref()?;
+        let id = {
+            let mut st = self.rx.lock();
+            match st.ring.get_buffer() {
+                Some(id) => id,
+                None => {
+                    st.refresh_consumer(pages);
+                    match st.ring.get_buffer() {
+                        Some(id) => id,
+                        None => {
+                            st.stats.rx_ring_full += 1;
+                            return None;
+                        }
+                    }
+                }
+            }
+        };
+        let Some((page, offset)) = pages.page_at(frame_offset(id)) else {
+            let _ = self.rx.lock().ring.recycle(id);
+            return None;
+        };
+        Some(RxBuf {
+            page,
+            offset: offset as u32,
+            size: FRAME_MAX as u32,
+            id: u32::from(id),
+        })
+    }
+
+    fn netif_rx(&self, id: u32, len: u32, dev: &NetDevice) -> RxResult {
+        let (Some(pages), Ok(id)) = (self.pages.as_ref(), BufId::try_from(id)) else {
+            return RxResult::Drop;
+        };
+        let size = len as usize;
+        if size == 0 || size > FRAME_MAX {
+            let mut st = self.rx.lock();
+            if st.ring.recycle(id).is_ok() {
+                st.stats.rx_bad_length += 1;
+            }
+            return RxResult::Drop;
+        }
+        // Classify a private copy: user space may be writing the buffer.
+        let mut copy = [0u8; HEADER_COPY];
+        let n = size.min(HEADER_COPY);
+        let copied = match copy.get_mut(..n) {
+            Some(c) => pages.read(frame_offset(id), c).is_ok(),
+            None => false,
+        };
+        if !copied {
+            let _ = self.rx.lock().ring.recycle(id);
+            return RxResult::Drop;
+        }
+        let headers = Headers::parse(copy.get(..n).unwrap_or(&[]));
+        let st = self.rx.lock();
+        if st.matches(&headers) {
+            return self.publish(pages, st, id, len);
+        }
+        drop(st);
+        // No filter matched: a copy goes to the stack, then the buffer is free again.
+        let sent = dev.receive_copy(pages, frame_offset(id), size);
+        let mut st = self.rx.lock();
+        if st.ring.recycle(id).is_err() {
+            return RxResult::Drop;
+        }
+        if sent.is_err() {
+            st.stats.rx_bad_length += 1;
+            return RxResult::Drop;
+        }
+        st.stats.rx_stack += 1;
+        st.stats.rx_copies += 1;
+        RxResult::Stack
+    }
+
+    fn put_buffer(&self, id: u32) {
+        if let Ok(id) = BufId::try_from(id) {
+            let _ = self.rx.lock().ring.recycle(id);
+        }
+    }
+
+    fn unbound(&self, _dev: &NetDevice) {
+        // RTNL is held, so the lock order (RTNL, then `binding`) holds.
+        self.binding.lock().dev = None;
+        self.dev_gone.store(true, Release);
+        if let Some(sk) = self.sk.as_ref() {
+            sk.data_ready();
+        }
+    }
+}
+
+/// The storage of the PF_VJCHAN family.
+static VJCHAN_FAMILY: socket::Family<Chan> = socket::Family::new();
+
 #[vtable]
-impl socket::Socket for Channel {
+impl socket::Socket for Chan {
     const FAMILY: u16 = socket::AF_VJCHAN;
     const NAME: &'static CStr = c"VJCHAN";
-    type Ptr = KBox<Self>;
+    type Ptr = Arc<channel::Channel<Chan>>;
 
     fn family() -> &'static socket::Family<Self> {
         &VJCHAN_FAMILY
     }
 
-    fn create(args: &CreateArgs) -> Result<KBox<Self>> {
+    fn create(args: &CreateArgs) -> Result<Self::Ptr> {
         check_create(args)?;
-        Ok(KBox::new(Self { kern: args.kern }, GFP_KERNEL)?)
+        channel::Channel::new(Chan::new())
     }
 
-    fn bind(_this: &Self, _addr: &socket::SockAddr<'_>) -> Result {
-        // Binding to a device queue comes with the channel ring.
-        Err(EOPNOTSUPP)
+    fn release(this: Self::Ptr) {
+        let rtnl = Rtnl::lock();
+        let mut b = this.binding.lock();
+        if let Some(dev) = b.dev.take() {
+            channel::Channel::detach(&this, &rtnl, &dev, b.qid);
+        }
     }
 
-    fn mmap(_this: &Self, _vma: &kernel::mm::virt::VmaNew) -> Result {
-        // There is no ring to map yet.
-        Err(EOPNOTSUPP)
+    fn bind(this: ArcBorrow<'_, channel::Channel<Chan>>, sk: &Sock, addr: &SockAddr<'_>) -> Result {
+        let (ifindex, qid) = check_addr(&addr.read::<SockAddrVj>()?)?;
+        if !sk.net_capable(socket::CAP_NET_RAW) {
+            return Err(EPERM);
+        }
+        // The ring is allocated before the locks are taken: 256 pages, accounted to the
+        // caller's memory cgroup.
+        let pages = match this.pages.as_ref() {
+            Some(_) => None,
+            None => Some(SharedPages::new(NR_PAGES, GFP_KERNEL_ACCOUNT)?),
+        };
+        let rtnl = Rtnl::lock();
+        let mut b = this.binding.lock();
+        if b.bound {
+            return Err(EINVAL);
+        }
+        let dev = rtnl.dev_get_by_index(sk, ifindex)?;
+        // Before drivers can see the channel.
+        if let Some(p) = pages {
+            this.pages.populate(p);
+        }
+        this.sk.populate(sk.into());
+        channel::Channel::attach(this.into(), &rtnl, &dev, qid)?;
+        b.dev = Some(dev);
+        b.qid = qid;
+        b.bound = true;
+        this.mappable.store(true, Release);
+        Ok(())
     }
 
-    fn setsockopt(_this: &Self, level: i32, _optname: i32, _optval: &SockOptIn) -> Result {
+    fn mmap(this: ArcBorrow<'_, channel::Channel<Chan>>, vma: &kernel::mm::virt::VmaNew) -> Result {
+        match this.pages.as_ref() {
+            Some(pages) if this.mappable.load(Acquire) => pages.map(vma),
+            _ => Err(EINVAL),
+        }
+    }
+
+    fn poll(this: ArcBorrow<'_, channel::Channel<Chan>>, _sk: &Sock) -> u32 {
+        let mut mask = 0;
+        if this.dev_gone.load(Acquire) {
+            mask |= socket::poll_mask::ERR;
+        }
+        if let Some(pages) = this.pages.as_ref() {
+            let mut st = this.rx.lock();
+            st.refresh_consumer(pages);
+            if st.ring.published() != 0 {
+                mask |= socket::poll_mask::IN | socket::poll_mask::RDNORM;
+            }
+        }
+        mask
+    }
+
+    fn setsockopt(
+        this: ArcBorrow<'_, channel::Channel<Chan>>,
+        level: i32,
+        optname: i32,
+        optval: &SockOptIn,
+    ) -> Result {
         if level != socket::SOL_VJCHAN {
             return Err(ENOPROTOOPT);
         }
-        // No options are defined yet.
-        Err(ENOPROTOOPT)
+        let add = match u32::try_from(optname) {
+            Ok(uapi::VJ_ADD_FILTER) => true,
+            Ok(uapi::VJ_DEL_FILTER) => false,
+            _ => return Err(ENOPROTOOPT),
+        };
+        let raw = optval.read::<[u8; UAPI_FILTER_SIZE]>()?;
+        let f = Filter::decode(&raw).ok_or(EINVAL)?;
+        let mut st = this.rx.lock();
+        if add {
+            st.add_filter(f)
+        } else {
+            st.del_filter(f)
+        }
     }
 
-    fn getsockopt(_this: &Self, level: i32, _optname: i32, _opt: &mut SockOptOut<'_>) -> Result {
+    fn getsockopt(
+        this: ArcBorrow<'_, channel::Channel<Chan>>,
+        level: i32,
+        optname: i32,
+        opt: &mut SockOptOut<'_>,
+    ) -> Result {
         if level != socket::SOL_VJCHAN {
             return Err(ENOPROTOOPT);
         }
-        Err(ENOPROTOOPT)
+        match u32::try_from(optname) {
+            Ok(uapi::VJ_RING_OFFSETS) => opt.write(OFFSETS.as_bytes()),
+            Ok(uapi::VJ_FEATURES) => opt.write(&FEATURES.to_ne_bytes()),
+            Ok(uapi::VJ_STATISTICS) => {
+                if opt.len() < uapi::VJ_STATISTICS_SIZE_VER0 as usize {
+                    return Err(EINVAL);
+                }
+                let stats = {
+                    let mut st = this.rx.lock();
+                    if let Some(pages) = this.pages.as_ref() {
+                        st.refresh_consumer(pages);
+                    }
+                    st.stats
+                };
+                let n = opt.len().min(size_of::<Stats>());
+                opt.write(stats.as_bytes().get(..n).ok_or(EINVAL)?)
+            }
+            _ => Err(ENOPROTOOPT),
+        }
     }
 }
 
 struct VjchanModule {
-    _family: socket::Registration<Channel>,
+    _family: socket::Registration<Chan>,
+    _channels: Pin<KBox<channel::Registration<Chan>>>,
 }
 
 impl kernel::Module for VjchanModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // Channels are unbound from devices that go away before sockets can bind any.
+        let channels = KBox::pin_init(channel::Registration::new(), GFP_KERNEL)?;
         let family = socket::Registration::register()?;
         pr_info!("PF_VJCHAN (family {}) registered\n", socket::AF_VJCHAN);
-        Ok(Self { _family: family })
+        Ok(Self {
+            _family: family,
+            _channels: channels,
+        })
     }
 }
 

@@ -22,6 +22,23 @@ __rust_helper void rust_helper_sock_put(struct sock *sk)
 	sock_put(sk);
 }
 
+__rust_helper void rust_helper_sock_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
+__rust_helper struct net *rust_helper_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
+__rust_helper void rust_helper_sock_poll_wait(struct file *filp,
+					      struct socket *sock,
+					      poll_table *p)
+{
+	sock_poll_wait(filp, sock, p);
+}
+
 /*
  * Where a Rust protocol family keeps a socket's private data: right after
  * struct sock, as the C compiler lays it out (bindgen's view of struct sock

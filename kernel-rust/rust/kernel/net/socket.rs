@@ -21,12 +21,11 @@ use crate::{
         to_result,
         VTABLE_DEFAULT_ERROR, //
     },
-    fs::File,
     iov::IovIterDest,
+    sync::aref::AlwaysRefCounted,
     mm::virt::VmaNew,
     module::this_module,
     prelude::*,
-    sync::poll::PollTable,
     transmute::FromBytes,
     types::{
         ForeignOwnable,
@@ -39,7 +38,10 @@ use core::{
         size_of,
         MaybeUninit, //
     },
-    ptr,
+    ptr::{
+        self,
+        NonNull, //
+    },
     sync::atomic::{
         AtomicBool,
         AtomicUsize,
@@ -224,6 +226,75 @@ impl SockOptOut<'_> {
     }
 }
 
+/// `CAP_NET_RAW`, for [`Sock::net_capable`].
+pub const CAP_NET_RAW: i32 = bindings::CAP_NET_RAW as i32;
+
+/// The `struct sock` of a socket.
+///
+/// # Invariants
+///
+/// The `struct sock` is valid while a reference to it is held: it is reference-counted by
+/// `sock_hold()`/`sock_put()` ([`ARef<Sock>`]).
+#[repr(transparent)]
+pub struct Sock(Opaque<bindings::sock>);
+
+// SAFETY: A `struct sock` can be used and its reference dropped from any thread.
+unsafe impl Send for Sock {}
+// SAFETY: The methods of `Sock` that take `&self` may be called from any thread at once.
+unsafe impl Sync for Sock {}
+
+// SAFETY: `sock_hold()` and `sock_put()` keep the `struct sock` alive while a reference is
+// held.
+unsafe impl AlwaysRefCounted for Sock {
+    fn inc_ref(&self) {
+        // SAFETY: By the type invariant the sock is valid.
+        unsafe { bindings::sock_hold(self.0.get()) };
+    }
+
+    unsafe fn dec_ref(obj: NonNull<Self>) {
+        // SAFETY: The caller owns a reference to the sock.
+        unsafe { bindings::sock_put(obj.cast().as_ptr()) };
+    }
+}
+
+impl Sock {
+    /// Creates a reference to a `struct sock` from a raw pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a valid `struct sock` for the lifetime `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::sock) -> &'a Self {
+        // SAFETY: `Sock` is a transparent wrapper of `struct sock`; valid per the requirements.
+        unsafe { &*ptr.cast() }
+    }
+
+    /// The raw pointer.
+    pub fn as_ptr(&self) -> *mut bindings::sock {
+        self.0.get()
+    }
+
+    /// Wakes up the socket's waiters for data (`sk->sk_data_ready()`).
+    ///
+    /// Callable from any context, including hard and soft interrupt context.
+    pub fn data_ready(&self) {
+        let sk = self.0.get();
+        // SAFETY: By the type invariant `sk` is valid; `sk_data_ready` is set by
+        // `sock_init_data()` before the socket is visible, and family code only ever replaces it
+        // with another valid callback.
+        if let Some(f) = unsafe { (*sk).sk_data_ready } {
+            // SAFETY: `sk` is valid and `f` is its data-ready callback.
+            unsafe { f(sk) };
+        }
+    }
+
+    /// Whether both the opener of the socket and the current task have capability `cap` in the
+    /// user namespace that owns the socket's network namespace (`sk_net_capable()`).
+    pub fn net_capable(&self, cap: i32) -> bool {
+        // SAFETY: By the type invariant the sock is valid.
+        unsafe { bindings::sk_net_capable(self.0.get(), cap) }
+    }
+}
+
 /// Poll event bits (`EPOLL*`), as returned by [`Socket::poll`].
 pub mod poll_mask {
     /// `EPOLLIN`: there is data to read.
@@ -266,8 +337,12 @@ pub trait Socket: Sized + 'static {
         drop(this);
     }
 
-    /// `bind(2)`.
-    fn bind(_this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>, _addr: &SockAddr<'_>) -> Result {
+    /// `bind(2)`; `sk` is the socket's `struct sock`.
+    fn bind(
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _sk: &Sock,
+        _addr: &SockAddr<'_>,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -278,13 +353,11 @@ pub trait Socket: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `poll(2)`, `select(2)` and `epoll(7)`: registers the caller on the socket's wait queues
-    /// through `table` and returns the ready events as [`poll_mask`] bits.
-    fn poll(
-        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
-        _file: &File,
-        _table: PollTable<'_>,
-    ) -> u32 {
+    /// `poll(2)`, `select(2)` and `epoll(7)`: returns the ready events as [`poll_mask`] bits.
+    ///
+    /// The caller is already registered on the socket's wait queue (`sock_poll_wait()`), so an
+    /// event that happens after this looked and that calls [`Sock::data_ready`] wakes it up.
+    fn poll(_this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>, _sk: &Sock) -> u32 {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -555,8 +628,10 @@ impl<T: Socket> SocketVTable<T> {
         from_result(|| {
             // SAFETY: `addr` is valid for reads of `len` bytes for the duration of the call.
             let addr = unsafe { SockAddr::from_raw(addr, len) }?;
+            // SAFETY: A live socket: its `sk` is valid until `release`, after this call.
+            let sk = unsafe { Sock::from_raw((*sock).sk) };
             // SAFETY: A live socket of family `T`; the borrow ends with this call.
-            T::bind(unsafe { Self::borrow(sock) }, &addr)?;
+            T::bind(unsafe { Self::borrow(sock) }, sk, &addr)?;
             Ok(0)
         })
     }
@@ -588,13 +663,14 @@ impl<T: Socket> SocketVTable<T> {
         sock: *mut bindings::socket,
         wait: *mut bindings::poll_table_struct,
     ) -> bindings::__poll_t {
-        // SAFETY: `wait` is null or valid for the duration of this call.
-        let table = unsafe { PollTable::from_raw(wait) };
-        // SAFETY: `file` is valid for the duration of this call, and `poll` holds no
-        // `fdget_pos` region.
-        let file = unsafe { File::from_raw_file(file) };
+        // Register before looking at the state, as every family does: an event after the look
+        // then wakes the waiter (`sock_poll_wait()` has the barrier that orders the two).
+        // SAFETY: `file`, `sock` and `wait` (null or a poll table) are valid for this call.
+        unsafe { bindings::sock_poll_wait(file, sock, wait) };
+        // SAFETY: A live socket: its `sk` is valid until `release`, after this call.
+        let sk = unsafe { Sock::from_raw((*sock).sk) };
         // SAFETY: A live socket of family `T`; the borrow ends with this call.
-        T::poll(unsafe { Self::borrow(sock) }, file, table)
+        T::poll(unsafe { Self::borrow(sock) }, sk)
     }
 
     /// # Safety

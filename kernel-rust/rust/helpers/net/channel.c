@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0
+
+#include <linux/netdevice.h>
+#include <linux/vjchan.h>
+
+#if IS_ENABLED(CONFIG_VJCHAN)
+
+__rust_helper int rust_helper_vj_rx_channel_attach(struct net_device *dev,
+						   unsigned int qid,
+						   struct vj_channel *ch)
+{
+	return vj_rx_channel_attach(dev, qid, ch);
+}
+
+__rust_helper struct vj_channel *
+rust_helper_vj_rx_channel_detach(struct net_device *dev, unsigned int qid)
+{
+	return vj_rx_channel_detach(dev, qid);
+}
+
+__rust_helper unsigned int
+rust_helper_vj_num_rx_queues(const struct net_device *dev)
+{
+	return vj_num_rx_queues(dev);
+}
+
+__rust_helper int rust_helper_vj_rx_copy_to_stack(struct net_device *dev,
+						  const void *data,
+						  unsigned int len)
+{
+	return vj_rx_copy_to_stack(dev, data, len);
+}
+
+#endif

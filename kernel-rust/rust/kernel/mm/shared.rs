@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Pages shared with user space.
+//!
+//! [`SharedPages`] is a set of order-0 pages, allocated one by one (they need not be
+//! contiguous), that a driver maps into a process with [`SharedPages::map`] and that the kernel
+//! and the process then both access: a ring, for example.
+//!
+//! The process can write any of the memory at any time, so the kernel never forms a reference
+//! to it. It reads and writes it through this type only, by atomic loads and stores of `u32` and
+//! `u64` (`READ_ONCE`/`WRITE_ONCE`, `smp_store_release`) and by byte copies whose result is a
+//! snapshot: what the process writes meanwhile can change the bytes read, never the kernel's
+//! control flow through them. Every offset is checked against the size.
+
+use crate::{
+    alloc::{flags::__GFP_ZERO, Flags},
+    bindings,
+    mm::virt::{flags as vm_flags, VmaNew},
+    page::{Page, PAGE_SIZE},
+    prelude::*,
+    sync::atomic::{Atomic, AtomicType, Relaxed, Release},
+};
+use core::ptr;
+
+/// Order-0 pages shared with user space; see the [module documentation](self).
+///
+/// # Invariants
+///
+/// Every page in `pages` is zeroed when allocated and owned by `self`; the memory of the pages
+/// is only accessed by the kernel through the methods of this type, which never create a Rust
+/// reference to it.
+pub struct SharedPages {
+    pages: KVec<Page>,
+}
+
+impl SharedPages {
+    /// Allocates `count` zeroed pages, one by one, with `flags` (e.g. `GFP_KERNEL_ACCOUNT`).
+    pub fn new(count: usize, flags: Flags) -> Result<Self> {
+        let mut pages = KVec::with_capacity(count, flags)?;
+        for _ in 0..count {
+            // Zeroed: the pages go to user space and must not carry old kernel data.
+            pages.push(Page::alloc_page(flags | __GFP_ZERO)?, flags)?;
+        }
+        // INVARIANT: the pages were just allocated zeroed and are owned by `pages`.
+        Ok(Self { pages })
+    }
+
+    /// The number of pages.
+    pub fn page_count(&self) -> usize {
+        self.pages.len()
+    }
+
+    /// The size in bytes.
+    pub fn size(&self) -> usize {
+        self.pages.len() * PAGE_SIZE
+    }
+
+    /// The page that holds byte `offset`, and the offset within it.
+    pub fn page_at(&self, offset: usize) -> Option<(&Page, usize)> {
+        let page = self.pages.get(offset / PAGE_SIZE)?;
+        Some((page, offset % PAGE_SIZE))
+    }
+
+    /// Maps all the pages, in order, into the new VMA `vma`.
+    ///
+    /// The mapping must be shared, start at file offset 0 and be exactly [`SharedPages::size`]
+    /// bytes long (`EINVAL` otherwise), and must not be executable (`EPERM`); it can never be
+    /// made executable later, is not copied into a child on `fork()` (`VM_DONTCOPY`) and cannot
+    /// grow (`VM_DONTEXPAND`). The VMA holds references of its own to the pages: they stay
+    /// valid for the process after `self` is dropped, until it unmaps them.
+    pub fn map(&self, vma: &VmaNew) -> Result {
+        // SAFETY: `vma` is a valid VMA for the duration of the call; `vm_pgoff` is not changed
+        // while it is being set up.
+        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
+        if pgoff != 0 || vma.end().checked_sub(vma.start()) != Some(self.size()) {
+            return Err(EINVAL);
+        }
+        if vma.flags() & vm_flags::SHARED == 0 {
+            return Err(EINVAL);
+        }
+        if vma.try_clear_mayexec().is_err() {
+            return Err(EPERM);
+        }
+        vma.set_dontcopy();
+        vma.set_dontexpand();
+        let vma = vma.set_mixedmap();
+        for (i, page) in self.pages.iter().enumerate() {
+            vma.vm_insert_page(vma.start() + i * PAGE_SIZE, page)?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` with a kernel pointer to `len` bytes at `offset`, which must lie within one
+    /// page; fails with `EINVAL` otherwise.
+    fn with_ptr<R>(&self, offset: usize, len: usize, f: impl FnOnce(*mut u8) -> R) -> Result<R> {
+        let (page, in_page) = self.page_at(offset).ok_or(EINVAL)?;
+        if in_page.checked_add(len).is_none_or(|end| end > PAGE_SIZE) {
+            return Err(EINVAL);
+        }
+        // SAFETY: `page` is a valid page owned by `self`; the mapping is undone below, in the
+        // same context and in reverse order of mapping.
+        let base = unsafe { bindings::kmap_local_page(page.as_ptr()) };
+        // SAFETY: `in_page + len <= PAGE_SIZE`, so the pointer stays within the mapped page.
+        let r = f(unsafe { base.cast::<u8>().add(in_page) });
+        // SAFETY: `base` was returned by `kmap_local_page` above.
+        unsafe { bindings::kunmap_local(base) };
+        Ok(r)
+    }
+
+    /// Runs `f` on the atomic `T` at `offset`, which must be aligned (`EINVAL` otherwise).
+    fn with_atomic<T: AtomicType, R>(
+        &self,
+        offset: usize,
+        f: impl FnOnce(&Atomic<T>) -> R,
+    ) -> Result<R> {
+        if offset % align_of::<T>() != 0 {
+            return Err(EINVAL);
+        }
+        self.with_ptr(offset, size_of::<T>(), |p| {
+            // SAFETY: `p` is valid and aligned for a `T` for the duration of the closure. The
+            // kernel accesses this memory only atomically or by byte copies that tolerate
+            // concurrent writes (the type invariant); user space is outside the kernel's memory
+            // model and can only make the loaded value arbitrary, which every `T` here accepts.
+            f(unsafe { Atomic::from_ptr(p.cast::<T>()) })
+        })
+    }
+
+    /// `READ_ONCE()` of the `u32` at `offset`.
+    pub fn load_u32(&self, offset: usize) -> Result<u32> {
+        self.with_atomic(offset, |a: &Atomic<u32>| a.load(Relaxed))
+    }
+
+    /// `WRITE_ONCE()` of the `u32` at `offset`.
+    pub fn store_u32(&self, offset: usize, v: u32) -> Result {
+        self.with_atomic(offset, |a: &Atomic<u32>| a.store(v, Relaxed))
+    }
+
+    /// `smp_store_release()` of the `u32` at `offset`: every access of the kernel before it is
+    /// visible to a reader that loads the value with acquire semantics.
+    pub fn store_u32_release(&self, offset: usize, v: u32) -> Result {
+        self.with_atomic(offset, |a: &Atomic<u32>| a.store(v, Release))
+    }
+
+    /// `WRITE_ONCE()` of the `u64` at `offset`.
+    pub fn store_u64(&self, offset: usize, v: u64) -> Result {
+        self.with_atomic(offset, |a: &Atomic<u64>| a.store(v, Relaxed))
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`: a snapshot, which user space may be
+    /// changing while it is taken. The range may span pages.
+    pub fn read(&self, mut offset: usize, buf: &mut [u8]) -> Result {
+        let mut done = 0;
+        while done < buf.len() {
+            let chunk = (PAGE_SIZE - offset % PAGE_SIZE).min(buf.len() - done);
+            let dst = buf.get_mut(done..done + chunk).ok_or(EINVAL)?;
+            self.with_ptr(offset, chunk, |src| {
+                for (i, d) in dst.iter_mut().enumerate() {
+                    // SAFETY: `src + i` is within the `chunk` bytes `with_ptr` checked. A
+                    // volatile byte load: user space may write the byte concurrently, the kernel
+                    // never does while it reads (the type invariant).
+                    *d = unsafe { ptr::read_volatile(src.add(i)) };
+                }
+            })?;
+            done += chunk;
+            offset += chunk;
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with a kernel pointer to `len` bytes at `offset` (within one page, `EINVAL`
+    /// otherwise), for C code that copies into or out of the shared memory, such as an skb copy.
+    ///
+    /// # Safety
+    ///
+    /// `f` may access only those `len` bytes, must not keep the pointer, and must not create a
+    /// Rust reference to the memory: user space can write it at any time.
+    pub unsafe fn with_raw<R>(
+        &self,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(*mut u8) -> R,
+    ) -> Result<R> {
+        self.with_ptr(offset, len, f)
+    }
+}
