@@ -8,12 +8,7 @@ stage "tests($VARIANT)"
 
 O=$BUILD_ROOT/$VARIANT
 KSFT=$O/kselftest
-[ -d "$O/usr-headers/include/linux" ] || die "no exported headers in $O: run ci/build.sh first"
-rm -rf "$KSFT" "$O/kselftest-build"
-make -s -C "$TREE/tools/testing/selftests" TARGETS="net/vjchan" \
-	O="$O/kselftest-build" KHDR_INCLUDES="-isystem $O/usr-headers/include" \
-	INSTALL_PATH="$KSFT" install >/dev/null
-[ -x "$KSFT/net/vjchan/vjchan_socket_test" ] || die "kselftests did not build"
+"$CI_DIR/kselftests.sh"
 
 LOGF=$VJCHAN_CACHE/logs/tests-$VARIANT-$(date +%Y%m%d-%H%M%S).log
 mkdir -p "$(dirname "$LOGF")"

@@ -115,6 +115,7 @@ struct vj_statistics {
 	__u64	rx_bad_length;		/* frames dropped: length 0 or too long */
 	__u64	rx_wakeups;		/* wakeups done because VJ_RING_NEED_WAKEUP was set */
 };
+
 #define VJ_STATISTICS_SIZE_VER0	64
 
 /* struct vj_filter.type */

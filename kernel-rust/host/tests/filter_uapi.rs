@@ -11,9 +11,17 @@ fn l4() -> impl Strategy<Value = L4> {
 fn filter() -> impl Strategy<Value = Filter> {
     prop_oneof![
         (1u16..).prop_map(Filter::EtherType),
-        (prop::option::of(any::<[u8; 4]>()), l4(), prop::option::of(any::<u16>()))
+        (
+            prop::option::of(any::<[u8; 4]>()),
+            l4(),
+            prop::option::of(any::<u16>())
+        )
             .prop_map(|(dst, l4, dport)| Filter::Ipv4 { dst, l4, dport }),
-        (prop::option::of(any::<[u8; 16]>()), l4(), prop::option::of(any::<u16>()))
+        (
+            prop::option::of(any::<[u8; 16]>()),
+            l4(),
+            prop::option::of(any::<u16>())
+        )
             .prop_map(|(dst, l4, dport)| Filter::Ipv6 { dst, l4, dport }),
     ]
 }
@@ -49,7 +57,12 @@ proptest! {
 
 #[test]
 fn documented_refusals() {
-    let v4 = Filter::Ipv4 { dst: None, l4: L4::Udp, dport: Some(9) }.encode();
+    let v4 = Filter::Ipv4 {
+        dst: None,
+        l4: L4::Udp,
+        dport: Some(9),
+    }
+    .encode();
     // Unknown type.
     let mut r = v4;
     r[0..2].copy_from_slice(&7u16.to_ne_bytes());
@@ -72,7 +85,12 @@ fn documented_refusals() {
     let mut r = v4;
     r[16] = 10;
     assert_eq!(Filter::decode(&r), None);
-    let mut r = Filter::Ipv4 { dst: Some([10, 0, 0, 1]), l4: L4::Udp, dport: None }.encode();
+    let mut r = Filter::Ipv4 {
+        dst: Some([10, 0, 0, 1]),
+        l4: L4::Udp,
+        dport: None,
+    }
+    .encode();
     r[20] = 1;
     assert_eq!(Filter::decode(&r), None);
     // EtherType 0, and an EtherType filter with a port.

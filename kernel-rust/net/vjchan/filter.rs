@@ -292,12 +292,18 @@ impl Filter {
                 put(4, &t.to_be_bytes());
                 (VJ_FILTER_ETHERTYPE, None, &[], None)
             }
-            Filter::Ipv4 { dst, l4, dport } => {
-                (VJ_FILTER_IPV4, Some(*l4), dst.as_ref().map_or(&[][..], |a| &a[..]), *dport)
-            }
-            Filter::Ipv6 { dst, l4, dport } => {
-                (VJ_FILTER_IPV6, Some(*l4), dst.as_ref().map_or(&[][..], |a| &a[..]), *dport)
-            }
+            Filter::Ipv4 { dst, l4, dport } => (
+                VJ_FILTER_IPV4,
+                Some(*l4),
+                dst.as_ref().map_or(&[][..], |a| &a[..]),
+                *dport,
+            ),
+            Filter::Ipv6 { dst, l4, dport } => (
+                VJ_FILTER_IPV6,
+                Some(*l4),
+                dst.as_ref().map_or(&[][..], |a| &a[..]),
+                *dport,
+            ),
         };
         let mut flags = 0u16;
         if !dst.is_empty() {

@@ -89,8 +89,8 @@ use kernel::{
     sync::{
         aref::ARef,
         atomic::{
-            Atomic,
             Acquire,
+            Atomic,
             Release, //
         },
         barrier::{
@@ -302,7 +302,11 @@ impl RxState {
         if self.filters.iter().flatten().any(|g| *g == f) {
             return Err(EEXIST);
         }
-        let free = self.filters.iter_mut().find(|g| g.is_none()).ok_or(ENOSPC)?;
+        let free = self
+            .filters
+            .iter_mut()
+            .find(|g| g.is_none())
+            .ok_or(ENOSPC)?;
         *free = Some(f);
         Ok(())
     }
@@ -362,7 +366,13 @@ impl Chan {
     }
 
     /// Publishes buffer `id`, holding `len` bytes, to the ring and wakes the consumer if it asked.
-    fn publish(&self, pages: &SharedPages, mut st: kernel::sync::SpinLockIrqGuard<'_, RxState>, id: BufId, len: u32) -> RxResult {
+    fn publish(
+        &self,
+        pages: &SharedPages,
+        mut st: kernel::sync::SpinLockIrqGuard<'_, RxState>,
+        id: BufId,
+        len: u32,
+    ) -> RxResult {
         let Ok(slot) = st.ring.publish(id) else {
             return RxResult::Drop;
         };
@@ -673,6 +683,64 @@ mod tests {
                 Err(EPROTONOSUPPORT)
             );
         }
+    }
+
+    fn addr(family: u16, flags: u16, ifindex: u32, reserved: u32) -> SockAddrVj {
+        SockAddrVj {
+            family,
+            flags,
+            ifindex,
+            queue_id: 3,
+            reserved,
+        }
+    }
+
+    #[test]
+    fn bind_address_checks() {
+        let af = socket::AF_VJCHAN;
+        assert_eq!(check_addr(&addr(af, 0, 7, 0)), Ok((7, 3)));
+        assert_eq!(check_addr(&addr(af + 1, 0, 7, 0)), Err(EINVAL));
+        assert_eq!(check_addr(&addr(af, 1, 7, 0)), Err(EINVAL));
+        assert_eq!(check_addr(&addr(af, 0, 7, 1)), Err(EINVAL));
+        // An ifindex no device can have.
+        assert_eq!(check_addr(&addr(af, 0, u32::MAX, 0)), Err(ENODEV));
+    }
+
+    #[test]
+    fn filter_set_limits() {
+        let mut st = RxState {
+            ring: RxRing::new(0),
+            filters: [None; MAX_FILTERS],
+            stats: Stats::default(),
+        };
+        for t in 0..MAX_FILTERS as u16 {
+            assert_eq!(st.add_filter(Filter::EtherType(0x8800 + t)), Ok(()));
+        }
+        assert_eq!(st.add_filter(Filter::EtherType(0x8800)), Err(EEXIST));
+        assert_eq!(st.add_filter(Filter::EtherType(0x9000)), Err(ENOSPC));
+        assert_eq!(st.del_filter(Filter::EtherType(0x9000)), Err(ENOENT));
+        assert_eq!(st.del_filter(Filter::EtherType(0x8803)), Ok(()));
+        assert_eq!(st.add_filter(Filter::EtherType(0x9000)), Ok(()));
+    }
+
+    #[test]
+    fn ring_offsets_are_consistent() {
+        // Each shared word on a cache line of its own, nothing past the mapping.
+        let o = OFFSETS;
+        let words = [o.producer, o.consumer, o.flags];
+        for (i, a) in words.iter().enumerate() {
+            assert_eq!(a % 64, 0);
+            assert!(a + 4 <= o.mmap_size);
+            for b in &words[i + 1..] {
+                assert!(a / 64 != b / 64);
+            }
+        }
+        assert!(o.nr_slots.is_power_of_two());
+        assert!(o.desc + u64::from(o.nr_slots * o.desc_size) <= o.buffers);
+        assert!(o.buffers + u64::from(o.nr_slots * o.buf_size) <= o.consumer);
+        assert_eq!(o.mmap_size, (NR_PAGES * PAGE_SIZE) as u64);
+        let last = frame_offset((NR_SLOTS - 1) as BufId) + FRAME_MAX;
+        assert!(last as u64 <= o.consumer);
     }
 
     #[test]

@@ -22,10 +22,10 @@ use crate::{
         VTABLE_DEFAULT_ERROR, //
     },
     iov::IovIterDest,
-    sync::aref::AlwaysRefCounted,
     mm::virt::VmaNew,
     module::this_module,
     prelude::*,
+    sync::aref::AlwaysRefCounted,
     transmute::FromBytes,
     types::{
         ForeignOwnable,
