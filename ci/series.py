@@ -67,7 +67,8 @@ def generate(outdir):
         for dst, src in p.get("files", {}).items():
             full = os.path.join(SCRATCH, dst)
             os.makedirs(os.path.dirname(full), exist_ok=True)
-            shutil.copyfile(os.path.join(REPO, src), full)
+            # copy() keeps the mode: scripts stay executable in the series.
+            shutil.copy(os.path.join(REPO, src), full)
             git("add", "-f", dst)
         msg = "%s\n\n%s\n\nSigned-off-by: %s <%s>\n" % (
             p["subject"], p["body"].strip(), *AUTHOR)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * PF_VJCHAN channel ring: bind, mmap, filters, the ring protocol and the
- * veth receive path.
+ * PF_VJCHAN channel ring: bind, mmap, filters, the ring protocol, the
+ * veth receive path, and teardown under traffic.
  *
  * Every test runs in a network namespace of its own with a veth pair
  * vja <-> vjb (one queue each); vjb has 10.99.0.2/24.  Frames are sent by
@@ -16,9 +16,11 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -493,7 +495,8 @@ static void vj_bind_b(struct __test_metadata *_metadata, struct _test_data_ring 
 		TH_LOG("bind %s queue 0: %s", DEV_B, strerror(errno));
 }
 
-static void ring_map(struct __test_metadata *_metadata, int fd, struct ring *r)
+/* Map the ring of bound socket @fd; frames may already wait in it. */
+static void ring_map_any(struct __test_metadata *_metadata, int fd, struct ring *r)
 {
 	struct vj_ring_offsets *o = &r->off;
 
@@ -513,9 +516,15 @@ static void ring_map(struct __test_metadata *_metadata, int fd, struct ring *r)
 	r->prod = (__u32 *)(r->map + o->producer);
 	r->cons = (__u32 *)(r->map + o->consumer);
 	r->flags = (__u32 *)(r->map + o->flags);
-	/* Where the kernel starts the indices is its business; empty at bind. */
+	/* Where the kernel starts the indices is its business. */
 	r->next = __atomic_load_n(r->cons, __ATOMIC_RELAXED);
 	r->released = r->next;
+}
+
+/* Map the ring of bound socket @fd, which no frame can have reached yet. */
+static void ring_map(struct __test_metadata *_metadata, int fd, struct ring *r)
+{
+	ring_map_any(_metadata, fd, r);
 	ASSERT_EQ(r->next, __atomic_load_n(r->prod, __ATOMIC_ACQUIRE))
 		TH_LOG("a freshly bound ring is not empty");
 }
@@ -2534,6 +2543,762 @@ TEST_F(ring, device_moved_to_other_netns)
 	waitpid(pid, &status, 0);
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
+}
+
+/* ================================================================== */
+/* Teardown under traffic                                              */
+
+#define TRAFFIC_MS	300		/* traffic before the teardown */
+#define TEARDOWN_MS	20000		/* at most this long for a teardown to show */
+#define FLOOD_MAX_MS	45000		/* a flood thread stops by itself after this */
+#define PING_ID		0x766a		/* ICMP echo identifier of the netns test */
+#define NR_POLLERS	4
+#define NR_STATS	(sizeof(struct vj_statistics) / sizeof(__u64))
+
+enum { FLOOD_RAW, FLOOD_PING };
+
+/* A thread that sends frames as fast as it can until told to stop. */
+struct flood {
+	struct _test_data_ring *self;
+	int fd;			/* the AF_PACKET socket the frames go out of */
+	int kind;		/* FLOOD_RAW: raw frames (raw_len(seq)) from vja */
+				/* FLOOD_PING: echo requests from vjb to vja */
+	pthread_t thread;
+	bool running;
+	int stop;		/* set by the main thread */
+	__u64 sent;		/* frames sent */
+	__u64 failed;		/* sends that failed for want of memory */
+	__u64 dead;		/* sends that failed otherwise: the device is gone */
+};
+
+/* What the consumer of a flood saw. */
+struct flood_rx {
+	int kind;
+	__u32 next_seq;		/* FLOOD_RAW: the seq of the next frame is at least this */
+	__u64 frames;		/* frames consumed */
+	__u64 bytes;		/* their bytes */
+	__u64 pongs;		/* FLOOD_PING: of which echo replies to our requests */
+};
+
+static size_t ping_payload(__u32 seq)
+{
+	return 32 + seq % 200;
+}
+
+/* An ICMP echo request from vjb (ADDR_B) to vja (ADDR_A), sent on vjb. */
+static size_t build_ping(struct _test_data_ring *self, __u8 *buf, __u32 seq)
+{
+	size_t payload = ping_payload(seq);
+	size_t iplen = 20 + 8 + payload;
+	__u8 *ip = buf + ETH_HLEN;
+	__u8 *ic = ip + 20;
+	size_t i;
+
+	memcpy(buf, self->mac_a, ETH_ALEN);
+	memcpy(buf + ETH_ALEN, self->mac_b, ETH_ALEN);
+	buf[12] = ETH_P_IP >> 8;
+	buf[13] = ETH_P_IP & 0xff;
+	memset(ip, 0, 20 + 8);
+	ip[0] = 0x45;
+	ip[2] = iplen >> 8;
+	ip[3] = iplen;
+	ip[4] = seq >> 8;
+	ip[5] = seq;
+	ip[6] = 0x40;				/* DF */
+	ip[8] = 64;
+	ip[9] = IPPROTO_ICMP;
+	inet_pton(AF_INET, ADDR_B, ip + 12);
+	inet_pton(AF_INET, ADDR_A, ip + 16);
+	memcpy(ip + 10, &(__u16){ ip_csum(ip, 20) }, 2);
+
+	ic[0] = 8;				/* echo request */
+	ic[4] = PING_ID >> 8;
+	ic[5] = PING_ID & 0xff;
+	ic[6] = seq >> 8;
+	ic[7] = seq;
+	/* payload: seq (be32), then the pattern */
+	ic[8] = seq >> 24;
+	ic[9] = seq >> 16;
+	ic[10] = seq >> 8;
+	ic[11] = seq;
+	for (i = 4; i < payload; i++)
+		ic[8 + i] = pattern(seq, i);
+	memcpy(ic + 2, &(__u16){ ip_csum(ic, 8 + payload) }, 2);
+	return ETH_HLEN + iplen;
+}
+
+static void *flood_fn(void *arg)
+{
+	struct flood *fl = arg;
+	__u64 end = now_ns() + FLOOD_MAX_MS * 1000000ULL;
+	__u8 buf[FRAME_MAX];
+	__u32 seq;
+	size_t len;
+
+	for (seq = 0; !__atomic_load_n(&fl->stop, __ATOMIC_ACQUIRE); seq++) {
+		if (now_ns() > end)
+			break;
+		if (fl->kind == FLOOD_PING)
+			len = build_ping(fl->self, buf, seq);
+		else
+			len = build_raw(fl->self, buf, raw_len(seq), seq, ETH_P_VJTEST);
+		if (send(fl->fd, buf, len, MSG_DONTWAIT) == (ssize_t)len) {
+			__atomic_fetch_add(&fl->sent, 1, __ATOMIC_RELAXED);
+		} else if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
+			__atomic_fetch_add(&fl->failed, 1, __ATOMIC_RELAXED);
+			usleep(100);
+		} else {
+			/* ENXIO, ENETDOWN: the device went away; go on, slowly. */
+			__atomic_fetch_add(&fl->dead, 1, __ATOMIC_RELAXED);
+			usleep(1000);
+		}
+		if (seq % 64 == 63)
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void flood_start(struct __test_metadata *_metadata, struct flood *fl,
+			struct _test_data_ring *self, int fd, int kind)
+{
+	memset(fl, 0, sizeof(*fl));
+	fl->self = self;
+	fl->fd = fd;
+	fl->kind = kind;
+	ASSERT_EQ(0, pthread_create(&fl->thread, NULL, flood_fn, fl));
+	fl->running = true;
+}
+
+static void flood_stop(struct flood *fl)
+{
+	if (!fl->running)
+		return;
+	__atomic_store_n(&fl->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(fl->thread, NULL);
+	fl->running = false;
+}
+
+/* Wait until the flood has failed to send for want of its device. */
+static __u64 flood_wait_dead(struct flood *fl)
+{
+	__u64 end = now_ns() + WAIT_MS * 1000000ULL;
+
+	while (!__atomic_load_n(&fl->dead, __ATOMIC_RELAXED) && now_ns() < end)
+		usleep(1000);
+	return __atomic_load_n(&fl->dead, __ATOMIC_RELAXED);
+}
+
+/* An AF_PACKET socket bound to @ifindex for @proto (0: it receives nothing). */
+static int packet_socket(int ifindex, __u16 proto)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(proto),
+		.sll_ifindex = ifindex,
+	};
+	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(proto));
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static __u32 raw_seq(const __u8 *f, __u32 len)
+{
+	if (len < RAW_HDR)
+		return 0;
+	return (__u32)f[14] << 24 | f[15] << 16 | f[16] << 8 | f[17];
+}
+
+/*
+ * A raw flood frame in a ring: the right contents, after the frames seen
+ * before it (the channel publishes in veth_xmit(), so in the order sent).
+ */
+static void check_flood_raw(struct __test_metadata *_metadata, struct _test_data_ring *self,
+			    const __u8 *f, __u32 len, struct flood_rx *rx)
+{
+	__u32 seq = raw_seq(f, len);
+
+	ASSERT_LE(rx->next_seq, seq) TH_LOG("frame seq %u after frame seq %u", seq,
+					    rx->next_seq - 1);
+	expect_raw(_metadata, self, f, len, seq, raw_len(seq));
+	rx->next_seq = seq + 1;
+}
+
+/*
+ * An IPv4 frame from vja's side.  An echo reply to one of build_ping()'s
+ * requests is checked in full, and 1 returned; anything else returns 0.
+ */
+static int check_pong(struct __test_metadata *_metadata, struct _test_data_ring *self,
+		      const __u8 *f, __u32 len)
+{
+	const __u8 *ip = f + ETH_HLEN;
+	const __u8 *ic = ip + 20;
+	__u8 a[4], b[4];
+	__u32 seq;
+	size_t i;
+
+	ASSERT_LE(ETH_HLEN + 20U, len);
+	ASSERT_EQ(ETH_P_IP, f[12] << 8 | f[13]);
+	if (ip[0] != 0x45 || ip[9] != IPPROTO_ICMP || len < ETH_HLEN + 20U + 8 + 4 ||
+	    ic[0] != 0 || (ic[4] << 8 | ic[5]) != PING_ID)
+		return 0;
+	seq = (__u32)ic[8] << 24 | ic[9] << 16 | ic[10] << 8 | ic[11];
+	ASSERT_EQ(ETH_HLEN + 20 + 8 + ping_payload(seq), len) TH_LOG("echo reply seq %u", seq);
+	EXPECT_EQ(0, memcmp(f, self->mac_b, ETH_ALEN));
+	EXPECT_EQ(0, memcmp(f + ETH_ALEN, self->mac_a, ETH_ALEN));
+	inet_pton(AF_INET, ADDR_A, a);
+	inet_pton(AF_INET, ADDR_B, b);
+	EXPECT_EQ(0, memcmp(ip + 12, a, 4));
+	EXPECT_EQ(0, memcmp(ip + 16, b, 4));
+	EXPECT_EQ(0, ip_csum(ip, 20)) TH_LOG("echo reply seq %u: bad IP checksum", seq);
+	EXPECT_EQ(0, ip_csum(ic, len - ETH_HLEN - 20))
+		TH_LOG("echo reply seq %u: bad ICMP checksum", seq);
+	EXPECT_EQ(seq & 0xffff, (__u32)(ic[6] << 8 | ic[7]));
+	for (i = 4; i < ping_payload(seq); i++)
+		if (ic[8 + i] != pattern(seq, i))
+			break;
+	ASSERT_EQ(ping_payload(seq), i) TH_LOG("echo reply seq %u: payload differs", seq);
+	return 1;
+}
+
+/*
+ * Consume up to @max frames of a flood from @r, checking each; returns how
+ * many.  The slots are released at the end.
+ */
+static __u32 consume_flood(struct __test_metadata *_metadata, struct _test_data_ring *self,
+			   struct ring *r, struct flood_rx *rx, __u32 max)
+{
+	__u32 prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
+	const __u8 *f;
+	__u32 n = 0, len;
+
+	ASSERT_GE(r->off.nr_slots, prod - r->next)
+		TH_LOG("producer %u is %u ahead of consumer %u", prod, prod - r->next, r->next);
+	while (r->next != prod && n < max) {
+		f = ring_frame(_metadata, r, r->next, &len, NULL);
+		if (rx->kind == FLOOD_PING)
+			rx->pongs += check_pong(_metadata, self, f, len);
+		else
+			check_flood_raw(_metadata, self, f, len, rx);
+		rx->frames++;
+		rx->bytes += len;
+		r->next++;
+		n++;
+	}
+	if (n)
+		ring_release(r);
+	return n;
+}
+
+/* Consume everything in @r, which no longer receives. */
+static void drain_flood(struct __test_metadata *_metadata, struct _test_data_ring *self,
+			struct ring *r, struct flood_rx *rx)
+{
+	while (consume_flood(_metadata, self, r, rx, r->off.nr_slots))
+		;
+	EXPECT_EQ(__atomic_load_n(r->prod, __ATOMIC_ACQUIRE), r->next);
+}
+
+/*
+ * Consume the channel's flood for @ms, or (@until_err) until poll() reports
+ * POLLERR.  Returns the revents of the last poll().
+ */
+static short consume_until(struct __test_metadata *_metadata, struct _test_data_ring *self,
+			   struct flood_rx *rx, int ms, bool until_err)
+{
+	__u64 end = now_ns() + ms * 1000000ULL;
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+
+	for (;;) {
+		pfd.revents = 0;
+		ASSERT_LE(0, poll(&pfd, 1, 0)) TH_LOG("poll: %s", strerror(errno));
+		if ((until_err && (pfd.revents & POLLERR)) || now_ns() > end)
+			return pfd.revents;
+		if (!consume_flood(_metadata, self, &self->r, rx, self->r.off.nr_slots))
+			usleep(200);
+	}
+}
+
+/* A checksum of the whole mapping (reading every page of it). */
+static __u64 ring_sum(const struct ring *r)
+{
+	const __u64 *p = (const __u64 *)r->map;
+	__u64 sum = 0;
+	size_t i;
+
+	for (i = 0; i < r->size / sizeof(*p); i++)
+		sum = (sum << 7 | sum >> 57) ^ p[i];
+	return sum;
+}
+
+/* Start ip(8) with @argv without waiting for it: threads may be running. */
+static pid_t spawn_ip(char *const argv[])
+{
+	pid_t pid;
+	int err;
+
+	err = posix_spawnp(&pid, "ip", NULL, NULL, argv, environ);
+	if (err) {
+		errno = err;
+		return -1;
+	}
+	return pid;
+}
+
+/* Reap child @pid within @ms, or kill it; 0 if it was reaped in time. */
+static int wait_child(pid_t pid, int ms, int *status)
+{
+	__u64 end = now_ns() + ms * 1000000ULL;
+	pid_t ret;
+
+	for (;;) {
+		ret = waitpid(pid, status, WNOHANG);
+		if (ret == pid)
+			return 0;
+		if (ret < 0)
+			return -1;
+		if (now_ns() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, status, 0);
+			return -1;
+		}
+		usleep(1000);
+	}
+}
+
+/* Read one byte from @fd within @ms; 0 on success. */
+static int wait_byte(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&pfd, 1, ms) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return 0;
+}
+
+/*
+ * The channel's device went away under the flood (POLLERR was seen): what
+ * was published can be consumed, nothing more arrives though the flood goes
+ * on, the counters add up to what was consumed, the socket cannot be bound
+ * again, it closes cleanly, and its mapping outlives it unchanged.
+ */
+static void check_unbound(struct __test_metadata *_metadata, struct _test_data_ring *self,
+			  struct flood *fl, struct flood_rx *rx)
+{
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	struct vj_statistics st;
+	__u64 sum;
+	__u32 prod;
+
+	drain_flood(_metadata, self, &self->r, rx);
+	EXPECT_LT(0U, flood_wait_dead(fl)) TH_LOG("the sender never saw its device go");
+	prod = __atomic_load_n(self->r.prod, __ATOMIC_ACQUIRE);
+	usleep(20 * 1000);
+	EXPECT_EQ(prod, __atomic_load_n(self->r.prod, __ATOMIC_ACQUIRE))
+		TH_LOG("frames arrive after the device went");
+	flood_stop(fl);
+	EXPECT_LT(0U, fl->sent);
+	drain_flood(_metadata, self, &self->r, rx);
+
+	/* POLLERR stays; POLLIN only while frames are left, and none are. */
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_EQ(POLLERR, pfd.revents & (POLLERR | POLLIN)) TH_LOG("revents %#x", pfd.revents);
+
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_LT(0U, st.rx_packets);
+	EXPECT_EQ(rx->frames, st.rx_packets);
+	EXPECT_EQ(rx->bytes, st.rx_bytes);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+	EXPECT_EQ(0U, st.rx_bad_length);
+
+	errno = 0;
+	EXPECT_EQ(-1, vj_bind(self->fd, self->ifb, 0));
+	EXPECT_EQ(EINVAL, errno);
+
+	sum = ring_sum(&self->r);
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(sum, ring_sum(&self->r));
+	EXPECT_EQ(0, munmap(self->r.map, self->r.size));
+	self->r.map = NULL;
+}
+
+TEST_F(ring, device_deleted_under_traffic)
+{
+	static char *const del[] = { "ip", "link", "del", "dev", DEV_A, NULL };
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct flood_rx rx = { .kind = FLOOD_RAW };
+	struct flood fl;
+	int status = 0;
+	short revents;
+	pid_t ip;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	flood_start(_metadata, &fl, self, self->pkt, FLOOD_RAW);
+	consume_until(_metadata, self, &rx, TRAFFIC_MS, false);
+	ASSERT_LT(0U, rx.frames) TH_LOG("no frame in %d ms of flood", TRAFFIC_MS);
+
+	/* Delete the pair while frames flow in and the ring is consumed. */
+	ip = spawn_ip(del);
+	ASSERT_LT(0, ip) TH_LOG("cannot run ip: %s", strerror(errno));
+	revents = consume_until(_metadata, self, &rx, TEARDOWN_MS, true);
+	EXPECT_EQ(0, wait_child(ip, TEARDOWN_MS, &status));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("ip link del: status %#x", status);
+	ASSERT_TRUE(revents & POLLERR) TH_LOG("no POLLERR after the device went");
+	EXPECT_EQ(0U, if_nametoindex(DEV_B));
+	check_unbound(_metadata, self, &fl, &rx);
+}
+
+/*
+ * The child of netns_deleted_under_traffic: a network namespace of its own,
+ * into which the parent moves vja; it puts ADDR_A on vja and waits to be
+ * killed.  Reports each step with a byte on @out.
+ */
+static __noreturn void netns_child(struct _test_data_ring *self, int in, int out)
+{
+	char c;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* Nothing of the parent's namespace stays open here. */
+	close(self->fd);
+	close(self->pkt);
+	if (unshare(CLONE_NEWNET))
+		_exit(1);
+	write_file("/proc/sys/net/ipv6/conf/all/disable_ipv6", "1");
+	write_file("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
+	if (write(out, "u", 1) != 1 || read(in, &c, 1) != 1)
+		_exit(2);
+	if (run("ip link set dev " DEV_A " up && ip addr add " ADDR_A "/24 dev " DEV_A))
+		_exit(3);
+	if (write(out, "a", 1) != 1)
+		_exit(4);
+	for (;;)
+		pause();
+}
+
+/*
+ * The namespace of the bound device cannot be deleted while the channel is
+ * open: the socket holds a reference to its namespace, and bind only takes
+ * devices of that namespace (moving the device out unbinds the channel, see
+ * device_moved_to_other_netns).  What can be deleted under an open channel
+ * is the namespace of the device's veth peer, and cleanup_net() then takes
+ * the bound device with its peer.  So: vja lives in a namespace that only a
+ * child process holds; echo requests sent on vjb make that namespace's own
+ * kernel answer on vja, into the channel; the child is killed while they
+ * flow, and the namespace is dismantled while requests keep coming in.
+ */
+TEST_F_TIMEOUT(ring, netns_deleted_under_traffic, 60)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_IP);
+	struct flood_rx rx = { .kind = FLOOD_PING };
+	int to_child[2], from_child[2], tx, status = 0;
+	struct flood fl;
+	__u64 end, at_kill;
+	short revents;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(from_child));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		netns_child(self, to_child[0], from_child[1]);
+	close(to_child[0]);
+	close(from_child[1]);
+	ASSERT_EQ(0, wait_byte(from_child[0], TEARDOWN_MS)) TH_LOG("child: no namespace");
+	ASSERT_EQ(0, run("ip link set dev " DEV_A " netns %d", pid));
+	ASSERT_EQ(1, write(to_child[1], "m", 1));
+	ASSERT_EQ(0, wait_byte(from_child[0], TEARDOWN_MS)) TH_LOG("child: no address on " DEV_A);
+	close(to_child[1]);
+	close(from_child[0]);
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	tx = packet_socket(self->ifb, 0);
+	ASSERT_LE(0, tx) TH_LOG("AF_PACKET on %s: %s", DEV_B, strerror(errno));
+	flood_start(_metadata, &fl, self, tx, FLOOD_PING);
+
+	/* The other namespace answers (after an ARP round trip), into the channel. */
+	end = now_ns() + 2 * WAIT_MS * 1000000ULL;
+	while (!rx.pongs && now_ns() < end)
+		if (!consume_flood(_metadata, self, &self->r, &rx, self->r.off.nr_slots))
+			usleep(200);
+	ASSERT_LT(0U, rx.pongs) TH_LOG("no echo reply from the other namespace");
+	consume_until(_metadata, self, &rx, TRAFFIC_MS, false);
+
+	/* Its last process goes: the namespace is deleted, vja and vjb with it. */
+	at_kill = rx.frames;
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	EXPECT_EQ(0, wait_child(pid, WAIT_MS, &status));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("child status %#x", status);
+	revents = consume_until(_metadata, self, &rx, TEARDOWN_MS, true);
+	ASSERT_TRUE(revents & POLLERR) TH_LOG("no POLLERR after the namespace went");
+	EXPECT_EQ(0U, if_nametoindex(DEV_B));
+	TH_LOG("%llu frames before the kill, %llu after (%llu not echo replies)",
+	       (unsigned long long)at_kill, (unsigned long long)(rx.frames - at_kill),
+	       (unsigned long long)(rx.frames - rx.pongs));
+	check_unbound(_metadata, self, &fl, &rx);
+	close(tx);
+}
+
+/* Close while mapped, while frames arrive; the queue is free again at once. */
+TEST_F_TIMEOUT(ring, close_under_traffic, 60)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct flood_rx rx = { .kind = FLOOD_RAW };
+	struct ring r, old = { 0 };
+	__u64 sum, old_sum = 0, before;
+	__u32 prod, old_prod = 0;
+	struct flood fl;
+	unsigned int i;
+	int fd;
+
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	flood_start(_metadata, &fl, self, self->pkt, FLOOD_RAW);
+	for (i = 0; i < 20; i++) {
+		fd = vj_socket();
+		ASSERT_LE(0, fd) TH_LOG("round %u: socket: %s", i, strerror(errno));
+		ASSERT_EQ(0, vj_bind(fd, self->ifb, 0))
+			TH_LOG("round %u: bind: %s", i, strerror(errno));
+		memset(&r, 0, sizeof(r));
+		ring_map(_metadata, fd, &r);		/* no filter yet: empty */
+		ASSERT_EQ(0, vj_filter(fd, VJ_ADD_FILTER, &f));
+		ASSERT_LE(1U, ring_wait(&r, 1)) TH_LOG("round %u: no frame", i);
+		before = rx.frames;
+		consume_flood(_metadata, self, &r, &rx, 1 + i % 8);
+
+		if (old.map) {
+			/* The previous ring, still mapped, got nothing of this. */
+			EXPECT_EQ(old_prod, __atomic_load_n(old.prod, __ATOMIC_ACQUIRE));
+			EXPECT_EQ(old_sum, ring_sum(&old)) TH_LOG("round %u: old ring written", i);
+			EXPECT_EQ(0, munmap(old.map, old.size));
+			old.map = NULL;
+		}
+
+		EXPECT_EQ(0, close(fd));
+		/* Unbound at once: nothing is written to the ring any more. */
+		prod = __atomic_load_n(r.prod, __ATOMIC_ACQUIRE);
+		sum = ring_sum(&r);
+		usleep(5 * 1000);
+		EXPECT_EQ(prod, __atomic_load_n(r.prod, __ATOMIC_ACQUIRE))
+			TH_LOG("round %u: a frame arrived after close", i);
+		EXPECT_EQ(sum, ring_sum(&r)) TH_LOG("round %u: ring written after close", i);
+		/* What was published before is all there. */
+		drain_flood(_metadata, self, &r, &rx);
+		EXPECT_LT(before, rx.frames);
+
+		if (i % 2) {
+			/* Keep this one mapped while the next socket binds the queue. */
+			old = r;
+			old_prod = prod;
+			old_sum = ring_sum(&r);
+		} else {
+			EXPECT_EQ(0, munmap(r.map, r.size));
+		}
+	}
+	if (old.map)
+		EXPECT_EQ(0, munmap(old.map, old.size));
+	flood_stop(&fl);
+	EXPECT_LT(0U, fl.sent);
+}
+
+TEST_F_TIMEOUT(ring, bind_close_loop_under_traffic, 60)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct flood_rx rx = { .kind = FLOOD_RAW };
+	struct pollfd pfd = { .events = POLLIN };
+	struct vj_statistics st;
+	__u8 buf[FRAME_MAX];
+	struct flood fl;
+	struct ring r;
+	unsigned int i;
+	__u32 n;
+	ssize_t len;
+	int fd;
+
+	flood_start(_metadata, &fl, self, self->pkt, FLOOD_RAW);
+	for (i = 0; i < 50; i++) {
+		fd = vj_socket();
+		ASSERT_LE(0, fd) TH_LOG("round %u: socket: %s", i, strerror(errno));
+		ASSERT_EQ(0, vj_filter(fd, VJ_ADD_FILTER, &f));
+		ASSERT_EQ(0, vj_bind(fd, self->ifb, 0))
+			TH_LOG("round %u: bind: %s", i, strerror(errno));
+		memset(&r, 0, sizeof(r));
+		ring_map_any(_metadata, fd, &r);
+		ASSERT_LE(1U, ring_wait(&r, 1)) TH_LOG("round %u: no frame", i);
+		n = consume_flood(_metadata, self, &r, &rx, 4);
+		EXPECT_LE(1U, n);
+		vj_stats(_metadata, fd, &st);
+		EXPECT_LE(n, st.rx_packets);
+		EXPECT_EQ(0U, st.rx_invalid_consumer);
+		EXPECT_EQ(0, munmap(r.map, r.size));
+		EXPECT_EQ(0, close(fd));
+	}
+
+	/* The queue is free ... */
+	vj_bind_b(_metadata, self);
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+
+	/*
+	 * ... and with no channel, the frames reach vjb's stack again (through
+	 * the per-CPU backlogs: not necessarily in order).
+	 */
+	fd = packet_socket(self->ifb, ETH_P_VJTEST);
+	ASSERT_LE(0, fd) TH_LOG("AF_PACKET on %s: %s", DEV_B, strerror(errno));
+	pfd.fd = fd;
+	for (i = 0; i < 5; i++) {
+		ASSERT_EQ(1, poll(&pfd, 1, WAIT_MS)) TH_LOG("frame %u did not reach the stack", i);
+		len = recv(fd, buf, sizeof(buf), 0);
+		ASSERT_LT(0, len) TH_LOG("recv: %s", strerror(errno));
+		n = raw_seq(buf, len);
+		expect_raw(_metadata, self, buf, len, n, raw_len(n));
+	}
+	close(fd);
+	flood_stop(&fl);
+	EXPECT_LT(0U, fl.sent);
+}
+
+struct poller {
+	int fd;
+	int *stop;
+	pthread_t thread;
+	unsigned int loops;		/* poll + VJ_STATISTICS rounds */
+	unsigned int pollin;		/* polls that reported POLLIN */
+	short bad_revents;		/* anything else poll() reported */
+	unsigned int backwards;		/* counters smaller than this thread read before */
+	int backwards_field;
+	unsigned int torn;		/* rx_bytes not possible for rx_packets */
+	int err;			/* errno of a failed call */
+	struct vj_statistics last;	/* the last statistics read */
+};
+
+static void *poller_fn(void *arg)
+{
+	__u64 end = now_ns() + FLOOD_MAX_MS * 1000000ULL;
+	struct vj_statistics st, prev = { 0 };
+	struct poller *p = arg;
+	struct pollfd pfd;
+	size_t i, off;
+	socklen_t len;
+
+	while (!__atomic_load_n(p->stop, __ATOMIC_ACQUIRE) && now_ns() < end) {
+		pfd.fd = p->fd;
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		if (poll(&pfd, 1, 10) < 0) {
+			p->err = errno;
+			break;
+		}
+		if (pfd.revents & POLLIN)
+			p->pollin++;
+		p->bad_revents |= pfd.revents & ~POLLIN;
+		len = sizeof(st);
+		if (getsockopt(p->fd, SOL_VJCHAN, VJ_STATISTICS, &st, &len)) {
+			p->err = errno;
+			break;
+		}
+		if (len != sizeof(st)) {
+			p->err = EPROTO;
+			break;
+		}
+		for (i = 0; i < NR_STATS; i++) {
+			off = i * sizeof(__u64);
+			if (stat_field(&st, off) < stat_field(&prev, off)) {
+				p->backwards++;
+				p->backwards_field = i;
+			}
+		}
+		/* Every frame of the flood is 60 to 1514 bytes long. */
+		if (st.rx_bytes < 60 * st.rx_packets || st.rx_bytes > 1514 * st.rx_packets)
+			p->torn++;
+		prev = st;
+		p->loops++;
+	}
+	p->last = prev;
+	return NULL;
+}
+
+/* Sleep the documented way until a frame is in @r or @ms pass. */
+static void ring_sleep(int fd, struct ring *r, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	__atomic_store_n(r->flags, VJ_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(r->prod, __ATOMIC_ACQUIRE) == r->next)
+		poll(&pfd, 1, ms);
+	__atomic_store_n(r->flags, 0, __ATOMIC_RELAXED);
+}
+
+TEST_F(ring, many_pollers_and_stats)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct flood_rx rx = { .kind = FLOOD_RAW };
+	struct poller pl[NR_POLLERS];
+	unsigned int i, j, pollin = 0;
+	struct vj_statistics st;
+	struct flood fl;
+	int stop = 0;
+	__u64 end;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	flood_start(_metadata, &fl, self, self->pkt, FLOOD_RAW);
+	memset(pl, 0, sizeof(pl));
+	for (i = 0; i < NR_POLLERS; i++) {
+		pl[i].fd = self->fd;
+		pl[i].stop = &stop;
+		ASSERT_EQ(0, pthread_create(&pl[i].thread, NULL, poller_fn, &pl[i]));
+	}
+
+	end = now_ns() + 2 * TRAFFIC_MS * 1000000ULL;
+	while (now_ns() < end)
+		if (!consume_flood(_metadata, self, &self->r, &rx, 64))
+			ring_sleep(self->fd, &self->r, 10);
+
+	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < NR_POLLERS; i++)
+		pthread_join(pl[i].thread, NULL);
+	vj_stats(_metadata, self->fd, &st);
+	for (i = 0; i < NR_POLLERS; i++) {
+		EXPECT_EQ(0, pl[i].err) TH_LOG("poller %u: %s", i, strerror(pl[i].err));
+		EXPECT_LT(0U, pl[i].loops) TH_LOG("poller %u never ran", i);
+		EXPECT_EQ(0, pl[i].bad_revents)
+			TH_LOG("poller %u: revents %#x", i, pl[i].bad_revents);
+		EXPECT_EQ(0U, pl[i].backwards)
+			TH_LOG("poller %u: counter %d went back", i, pl[i].backwards_field);
+		EXPECT_EQ(0U, pl[i].torn) TH_LOG("poller %u: rx_bytes does not fit rx_packets", i);
+		/* Read later, every counter is at least as large. */
+		for (j = 0; j < NR_STATS; j++)
+			EXPECT_LE(stat_field(&pl[i].last, j * sizeof(__u64)),
+				  stat_field(&st, j * sizeof(__u64)))
+				TH_LOG("poller %u: counter %u", i, j);
+		pollin += pl[i].pollin;
+	}
+	EXPECT_LT(0U, pollin);
+	EXPECT_LT(0U, rx.frames);
+	EXPECT_LE(rx.frames, st.rx_packets);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+	EXPECT_EQ(0U, st.rx_bad_length);
+
+	/* Close with the flood still on; what was published before is all there. */
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	drain_flood(_metadata, self, &self->r, &rx);
+	EXPECT_LE(st.rx_packets, rx.frames);
+	flood_stop(&fl);
+	EXPECT_LT(0U, fl.sent);
 }
 
 TEST_HARNESS_MAIN
