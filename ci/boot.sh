@@ -46,9 +46,12 @@ fifo=$(mktemp -u)
 mkfifo "$fifo"
 cat "$fifo" >>"$LOGF" &
 cat_pid=$!
+# VJCHAN_QEMU_OPTS: extra QEMU arguments (tests.sh adds a second NIC).
+qemu=()
+[ -z "${VJCHAN_QEMU_OPTS:-}" ] || qemu=("--qemu-opts=$VJCHAN_QEMU_OPTS")
 timeout --kill-after=15 "$timeout_s" vng --run "$O/arch/x86/boot/bzImage" "${kvm[@]}" \
 	--verbose --cpus 2 --memory 2G --cwd "$REPO" --append "${VJCHAN_APPEND:-}" \
-	--exec "$guest_cmd" </dev/null >"$fifo" 2>&1 &
+	"${qemu[@]}" --exec "$guest_cmd" </dev/null >"$fifo" 2>&1 &
 vng_pid=$!
 tail -n +1 -f --pid="$vng_pid" "$LOGF" &
 tail_pid=$!

@@ -19,9 +19,24 @@ if [ "${VJCHAN_PLANT_WARN:-0}" = 1 ]; then
 	log "planting a WARN after the tests (VJCHAN_PLANT_WARN=1)"
 	guest="$guest; rc=\$?; sh $CI_DIR/guest/plant-warn.sh; (exit \$rc)"
 fi
+# A second virtio-net NIC whose QEMU backend is a UDP socket on the host's
+# loopback; vjchan-inject, on the host, sends it the frames the in-guest
+# virtio tests ask for (selftests/vjchan/vjchan_virtio_test.c).
+cargo build -q --release --manifest-path "$REPO/Cargo.toml" -p vjchan-tools
+p1=$(( 20000 + RANDOM % 20000 ))
+p2=$(( p1 + 1 ))
+"$REPO/target/release/vjchan-inject" --listen "127.0.0.1:$p2" --peer "127.0.0.1:$p1" \
+	--timeout 3000 >"$LOGF.inject" 2>&1 &
+inject_pid=$!
+qemu_nic="-netdev dgram,id=vjnet,local.type=inet,local.host=127.0.0.1,local.port=$p1"
+qemu_nic="$qemu_nic,remote.type=inet,remote.host=127.0.0.1,remote.port=$p2"
+qemu_nic="$qemu_nic -device virtio-net-pci,netdev=vjnet,mac=52:54:00:76:6a:01"
 rc=0
 VJCHAN_LOG=$LOGF VJCHAN_APPEND="kunit.filter_glob=vjchan* ${VJCHAN_APPEND:-}" \
-	"$CI_DIR/boot.sh" "$guest" >/dev/null || rc=$?
+	VJCHAN_QEMU_OPTS="$qemu_nic" "$CI_DIR/boot.sh" "$guest" >/dev/null || rc=$?
+kill "$inject_pid" 2>/dev/null || true
+wait "$inject_pid" 2>/dev/null || true
+log "host injector: $(tail -n 1 "$LOGF.inject" 2>/dev/null)"
 extra=()
 [ $rc -eq 0 ] || extra=(--console-failed)
 python3 "$CI_DIR/ktap-summary.py" "${extra[@]}" "$LOGF" || rc=1

@@ -110,7 +110,7 @@ struct vj_statistics {
 	__u64	rx_bytes;		/* their bytes */
 	__u64	rx_stack;		/* frames that matched no filter: to the stack */
 	__u64	rx_copies;		/* frames vjchan copied (to the stack) */
-	__u64	rx_ring_full;		/* frames dropped: no free buffer */
+	__u64	rx_ring_full;		/* no free buffer: slots not released */
 	__u64	rx_invalid_consumer;	/* consumer index values ignored */
 	__u64	rx_bad_length;		/* frames dropped: length 0 or too long */
 	__u64	rx_wakeups;		/* wakeups done because VJ_RING_NEED_WAKEUP was set */

@@ -164,7 +164,7 @@ pub struct Statistics {
     pub rx_stack: u64,
     /// Frames vjchan copied (to the stack).
     pub rx_copies: u64,
-    /// Frames dropped: no free buffer.
+    /// No free buffer: slots not released.
     pub rx_ring_full: u64,
     /// Consumer index values ignored.
     pub rx_invalid_consumer: u64,

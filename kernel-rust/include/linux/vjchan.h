@@ -63,6 +63,22 @@ struct vj_channel_ops {
 };
 
 /**
+ * struct vj_driver_ops - what a driver that supports channels provides
+ * @setup: binds channel @ch to receive queue @qid of @dev, or unbinds the
+ *	queue's channel if @ch is NULL.  Called under RTNL.  On unbind the
+ *	driver gives back every buffer of the channel it still holds
+ *	(vj_put_buffer()) and stops using the channel before it returns.
+ *
+ * A driver declares channel support with vj_set_driver_ops() before it
+ * registers its device; binding a queue of another device fails with
+ * -EOPNOTSUPP.
+ */
+struct vj_driver_ops {
+	int (*setup)(struct net_device *dev, unsigned int qid,
+		     struct vj_channel *ch);
+};
+
+/**
  * struct vj_channel - what a driver sees of a channel
  * @ops: its operations
  *
@@ -74,6 +90,21 @@ struct vj_channel {
 };
 
 #if IS_ENABLED(CONFIG_VJCHAN)
+
+/**
+ * vj_set_driver_ops - declare that the receive queues of a device can have
+ *	channels
+ * @dev: the device, not yet registered
+ * @ops: the driver's operations
+ */
+static inline void vj_set_driver_ops(struct net_device *dev,
+				     const struct vj_driver_ops *ops)
+{
+	unsigned int i;
+
+	for (i = 0; i < dev->num_rx_queues; i++)
+		__netif_get_rx_queue(dev, i)->vj_ops = ops;
+}
 
 /**
  * vj_rx_channel - the channel bound to a receive queue, if any
@@ -141,22 +172,39 @@ static inline void vj_put_buffer(struct vj_channel *ch,
  * For the channel implementation (net/vjchan) only.
  */
 
-/* Binds @ch to queue @qid of @dev: -EINVAL if there is no such queue, -EBUSY
- * if a channel is bound to it already.
+/* Binds @ch to queue @qid of @dev: -EINVAL if there is no such queue,
+ * -EOPNOTSUPP if its driver does not support channels, -EBUSY if a channel
+ * is bound to it already, or the driver's error.
  */
 static inline int vj_rx_channel_attach(struct net_device *dev,
 				       unsigned int qid, struct vj_channel *ch)
 {
 	struct netdev_rx_queue *rxq;
+	int err;
 
 	ASSERT_RTNL();
 	if (qid >= dev->real_num_rx_queues)
 		return -EINVAL;
 	rxq = __netif_get_rx_queue(dev, qid);
+	if (!rxq->vj_ops)
+		return -EOPNOTSUPP;
 	if (rtnl_dereference(rxq->vj_chan))
 		return -EBUSY;
+	err = rxq->vj_ops->setup(dev, qid, ch);
+	if (err)
+		return err;
 	rcu_assign_pointer(rxq->vj_chan, ch);
 	return 0;
+}
+
+/* The channel bound to queue @qid of @dev, if any. */
+static inline struct vj_channel *vj_rx_channel_rtnl(struct net_device *dev,
+						    unsigned int qid)
+{
+	ASSERT_RTNL();
+	if (qid >= dev->num_rx_queues)
+		return NULL;
+	return rtnl_dereference(__netif_get_rx_queue(dev, qid)->vj_chan);
 }
 
 /* Unbinds and returns the channel bound to queue @qid of @dev, if any.  The
@@ -165,11 +213,17 @@ static inline int vj_rx_channel_attach(struct net_device *dev,
 static inline struct vj_channel *vj_rx_channel_detach(struct net_device *dev,
 						      unsigned int qid)
 {
+	struct netdev_rx_queue *rxq;
+	struct vj_channel *ch;
+
 	ASSERT_RTNL();
 	if (qid >= dev->num_rx_queues)
 		return NULL;
-	return rcu_replace_pointer(__netif_get_rx_queue(dev, qid)->vj_chan,
-				   NULL, lockdep_rtnl_is_held());
+	rxq = __netif_get_rx_queue(dev, qid);
+	ch = rcu_replace_pointer(rxq->vj_chan, NULL, lockdep_rtnl_is_held());
+	if (ch && rxq->vj_ops)
+		rxq->vj_ops->setup(dev, qid, NULL);
+	return ch;
 }
 
 /* The number of receive queues of @dev that can have a channel. */
@@ -199,6 +253,11 @@ static inline int vj_rx_copy_to_stack(struct net_device *dev,
 }
 
 #else /* !CONFIG_VJCHAN */
+
+static inline void vj_set_driver_ops(struct net_device *dev,
+				     const struct vj_driver_ops *ops)
+{
+}
 
 static inline struct vj_channel *vj_rx_channel(struct net_device *dev,
 					       unsigned int qid)

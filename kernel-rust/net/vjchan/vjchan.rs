@@ -416,7 +416,11 @@ impl RxChannel for Chan {
                     match st.ring.get_buffer() {
                         Some(id) => id,
                         None => {
-                            st.stats.rx_ring_full += 1;
+                            // Full because user space holds slots (not because the driver
+                            // holds every buffer, posted ahead of frames).
+                            if st.ring.published() != 0 {
+                                st.stats.rx_ring_full += 1;
+                            }
                             return None;
                         }
                     }

@@ -13,6 +13,12 @@ __rust_helper int rust_helper_vj_rx_channel_attach(struct net_device *dev,
 }
 
 __rust_helper struct vj_channel *
+rust_helper_vj_rx_channel_rtnl(struct net_device *dev, unsigned int qid)
+{
+	return vj_rx_channel_rtnl(dev, qid);
+}
+
+__rust_helper struct vj_channel *
 rust_helper_vj_rx_channel_detach(struct net_device *dev, unsigned int qid)
 {
 	return vj_rx_channel_detach(dev, qid);

@@ -159,17 +159,12 @@ impl<T: RxChannel> Channel<T> {
     /// Returns whether it was bound there.
     pub fn detach(this: &Arc<Self>, _rtnl: &Rtnl, dev: &NetDevice, qid: u32) -> bool {
         // SAFETY: `dev` is valid and RTNL is held.
+        if unsafe { bindings::vj_rx_channel_rtnl(dev.as_ptr(), qid) } != Self::as_raw(this) {
+            return false;
+        }
+        // The driver gives back the channel's buffers and stops using it here.
+        // SAFETY: `dev` is valid and RTNL is held, so the slot still holds `this`.
         let cur = unsafe { bindings::vj_rx_channel_detach(dev.as_ptr(), qid) };
-        if cur.is_null() {
-            return false;
-        }
-        if cur != Self::as_raw(this) {
-            // Another channel: put it back (the slot was just emptied, so this cannot fail).
-            // SAFETY: As above; `cur` came out of the slot, with the reference it holds.
-            let ret = unsafe { bindings::vj_rx_channel_attach(dev.as_ptr(), qid, cur) };
-            crate::warn_on!(ret != 0);
-            return false;
-        }
         // SAFETY: Always allowed in process context.
         unsafe { bindings::synchronize_net() };
         // SAFETY: `cur` is `this`, whose reference the slot held (from `into_raw` in `attach`);
