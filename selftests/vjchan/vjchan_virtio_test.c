@@ -39,7 +39,9 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/bpf.h>
 #include <linux/if_arp.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -61,11 +63,13 @@
 
 #define MODE_FRAMES	0		/* send frames first .. first + count - 1 */
 #define MODE_FLOOD	1		/* send frames for count milliseconds */
+#define MODE_ARP	2		/* ARP probe; a reply is confirmed with frame 0 */
 
 /* The phases of the tests: destination port PORT_BASE + phase. */
 #define PHASE_CH	1		/* for the channel */
 #define PHASE_STACK	2		/* for a UDP socket, no channel bound */
 #define PHASE_OTHER	3		/* for a UDP socket, channel bound */
+#define PHASE_ARP	4		/* confirms an ARP probe, channel bound */
 #define TOTAL_CH	1024
 #define TOTAL_STACK	256
 #define TOTAL_OTHER	128
@@ -78,6 +82,8 @@
 #define FLOOD_MS	3000
 #define FLOOD_ROUNDS	20
 #define ROUND_WAIT_MS	100		/* per round, for a first flood frame */
+#define ARP_WAIT_MS	10000		/* for the confirmation of an ARP probe */
+#define ARP_RETRIES	3		/* times to ask for an ARP probe again */
 
 #define HDRS_LEN	(ETH_HLEN + 20 + 8)	/* Ethernet, IPv4, UDP */
 #define PL_HDR		16		/* "VJ", phase, 0, n, L, 4 zero bytes */
@@ -89,6 +95,8 @@
 #define STACK_TIMEOUT	180
 #define OTHER_TIMEOUT	120
 #define FLOOD_TIMEOUT	180
+#define XDP_TIMEOUT	60
+#define ARP_TIMEOUT	60
 #define TIMEOUT_SLACK	20
 
 struct ring {
@@ -130,6 +138,7 @@ FIXTURE(virtio)
 	int req;		/* AF_PACKET socket that sends the requests */
 	int fd;			/* channel socket, or -1 */
 	int udp;		/* UDP socket, or -1 */
+	int link;		/* BPF link of an XDP program, or -1 */
 	struct ring r;
 	__u64 deadline;		/* ns: the test fails rather than run past this */
 };
@@ -240,6 +249,47 @@ static int vj_add_port_filter(int fd, __u16 port)
 	};
 
 	return setsockopt(fd, SOL_VJCHAN, VJ_ADD_FILTER, &f, sizeof(f));
+}
+
+/* The errno of a system call that this kernel does not have. */
+static int no_syscall_errno(void)
+{
+	syscall(-1L);
+	return errno;
+}
+
+static int sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* An XDP program that passes every frame (r0 = XDP_PASS; exit): its fd. */
+static int xdp_pass_prog(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_XDP;
+	attr.insns = (__u64)(unsigned long)insns;
+	attr.insn_cnt = ARRAY_SIZE(insns);
+	attr.license = (__u64)(unsigned long)"GPL";
+	return sys_bpf(BPF_PROG_LOAD, &attr);
+}
+
+/* Attach XDP program @prog to @ifindex with a BPF link: the link's fd. */
+static int xdp_link(int prog, int ifindex)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = prog;
+	attr.link_create.target_ifindex = ifindex;
+	attr.link_create.attach_type = BPF_XDP;
+	return sys_bpf(BPF_LINK_CREATE, &attr);
 }
 
 /* ------------------------------------------------------------------ */
@@ -707,6 +757,7 @@ FIXTURE_SETUP(virtio)
 	self->req = -1;
 	self->fd = -1;
 	self->udp = -1;
+	self->link = -1;
 	memset(&self->r, 0, sizeof(self->r));
 	self->deadline = now_ns() + 60 * 1000000000ULL;
 
@@ -743,6 +794,8 @@ FIXTURE_SETUP(virtio)
 
 FIXTURE_TEARDOWN(virtio)
 {
+	if (self->link >= 0)
+		EXPECT_EQ(0, close(self->link));
 	ring_unmap(_metadata, &self->r);
 	if (self->fd >= 0)
 		EXPECT_EQ(0, close(self->fd));
@@ -896,6 +949,106 @@ TEST_F_TIMEOUT(virtio, bind_unbind_under_flood, FLOOD_TIMEOUT)
 	EXPECT_LE(late + c.frames, st.rx_packets);
 	EXPECT_EQ(0U, st.rx_invalid_consumer);
 	EXPECT_EQ(0U, st.rx_bad_length);
+}
+
+/*
+ * A channel on a queue and an XDP program on the device exclude each other:
+ * whichever comes second fails with EBUSY, and gets its turn once the first
+ * is gone.  The XDP program is attached with a BPF link, and detached by
+ * closing the link.
+ */
+TEST_F_TIMEOUT(virtio, xdp_excludes_channel, XDP_TIMEOUT)
+{
+	int prog, ret, err;
+
+	/* No bpf() in this kernel (CONFIG_BPF_SYSCALL=n), or not allowed. */
+	prog = xdp_pass_prog();
+	err = errno;
+	if (prog < 0 && (err == no_syscall_errno() || err == EPERM))
+		SKIP(return, "bpf(BPF_PROG_LOAD): %s", strerror(err));
+	ASSERT_LE(0, prog) TH_LOG("bpf(BPF_PROG_LOAD): %s", strerror(err));
+
+	/* A channel is bound to queue 0: no XDP program on the device. */
+	self->fd = open_channel(_metadata, self, &self->r);
+	self->link = xdp_link(prog, self->ifindex);
+	err = errno;
+	ASSERT_EQ(-1, self->link) TH_LOG("XDP attached to %s with a channel bound", self->ifname);
+	ASSERT_EQ(EBUSY, err) TH_LOG("XDP with a channel bound: %s, not EBUSY", strerror(err));
+
+	/* The channel is gone: the program attaches. */
+	ring_unmap(_metadata, &self->r);
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+	self->link = xdp_link(prog, self->ifindex);
+	ASSERT_LE(0, self->link) TH_LOG("XDP on %s with the channel gone: %s",
+					self->ifname, strerror(errno));
+	/* The link holds the program. */
+	EXPECT_EQ(0, close(prog));
+
+	/* The program is attached: no channel binds to queue 0. */
+	self->fd = vj_socket();
+	ASSERT_LE(0, self->fd) TH_LOG("socket(PF_VJCHAN): %s", strerror(errno));
+	ASSERT_EQ(0, vj_add_port_filter(self->fd, PORT_BASE + PHASE_CH))
+		TH_LOG("VJ_ADD_FILTER: %s", strerror(errno));
+	ret = vj_bind(self->fd, self->ifindex, 0);
+	err = errno;
+	ASSERT_EQ(-1, ret) TH_LOG("channel bound to %s queue 0 with XDP attached", self->ifname);
+	ASSERT_EQ(EBUSY, err) TH_LOG("bind with XDP attached: %s, not EBUSY", strerror(err));
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = -1;
+
+	/* The link is closed, so the program is detached: a new channel binds. */
+	ASSERT_EQ(0, close(self->link));
+	self->link = -1;
+	self->fd = open_channel(_metadata, self, &self->r);
+}
+
+/*
+ * ARP keeps working with a channel bound.  The injector's ARP request for
+ * ADDR_GUEST does not match the channel's filter (IPv4 UDP to phase 1's
+ * port), so it reaches the stack, which answers it; only a correct reply
+ * makes the injector confirm with frame 0 of phase 4, which reaches the UDP
+ * socket through the stack too.  The injector waits 5 s for the reply: ask
+ * again when no confirmation came in twice that.
+ */
+TEST_F_TIMEOUT(virtio, arp_answered_while_bound, ARP_TIMEOUT)
+{
+	struct rx rx = { .kind = RX_UDP };
+	struct vj_statistics st;
+	__u8 buf[FRAME_MAX];
+	__u32 tries = 0, seq;
+	size_t len = 0;
+	char why[128];
+	bool padded;
+
+	set_budget(self, ARP_TIMEOUT);
+	self->fd = open_channel(_metadata, self, &self->r);
+	self->udp = udp_socket(_metadata, PORT_BASE + PHASE_ARP);
+	rx.fd = self->udp;
+	while (!len) {
+		ASSERT_GE((__u32)ARP_RETRIES, tries)
+			TH_LOG("no confirmation of the ARP probe after %u requests (%s?)",
+			       tries, "no ARP reply, or a vjchan-inject without mode 2");
+		ASSERT_LT(now_ns(), self->deadline) TH_LOG("out of time for the ARP probe");
+		send_request(_metadata, self, PHASE_ARP, MODE_ARP, 0, 1, 1);
+		tries++;
+		len = rx_next(_metadata, &rx, buf, ARP_WAIT_MS);
+	}
+	/* A total of 1: the confirmation is frame 0. */
+	ASSERT_EQ(0, check_frame(RX_UDP, buf, len, PHASE_ARP, 1, &seq, &padded,
+				 why, sizeof(why)))
+		TH_LOG("confirmation of the ARP probe: %s", why);
+	TH_LOG("ARP probe confirmed after %u requests", tries);
+
+	vj_stats(_metadata, self->fd, &st);
+	TH_LOG("rx_packets %llu rx_stack %llu rx_copies %llu",
+	       (unsigned long long)st.rx_packets, (unsigned long long)st.rx_stack,
+	       (unsigned long long)st.rx_copies);
+	/* At least the ARP request and the confirmation. */
+	EXPECT_LE(2U, st.rx_stack);
+	EXPECT_EQ(st.rx_stack, st.rx_copies);
+	EXPECT_EQ(0U, st.rx_packets);
+	EXPECT_EQ(0U, ring_avail(&self->r));
 }
 
 TEST_HARNESS_MAIN

@@ -8,6 +8,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const INJECT: &str = env!("CARGO_BIN_EXE_vjchan-inject");
+const GUEST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x76, 0x6a, 0x01];
+const HOST_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x76, 0x6a, 0xfe];
 
 /// The data frame of the harness specification, written independently of
 /// the injector's own builder.
@@ -68,6 +70,33 @@ fn request(phase: u8, mode: u8, first: u32, count: u32, total: u32) -> Vec<u8> {
     f
 }
 
+/// ARP over Ethernet for IPv4, operation `op`, without the Ethernet addresses.
+fn arp(op: u8, sender: ([u8; 6], [u8; 4]), target: ([u8; 6], [u8; 4])) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f.extend_from_slice(&[0x08, 0x06, 0x00, 0x01, 0x08, 0x00, 6, 4, 0, op]);
+    f.extend_from_slice(&sender.0);
+    f.extend_from_slice(&sender.1);
+    f.extend_from_slice(&target.0);
+    f.extend_from_slice(&target.1);
+    f
+}
+
+/// The ARP request of mode 2: broadcast, who has 10.77.0.2? tell 10.77.0.1.
+fn arp_request() -> Vec<u8> {
+    let mut f = arp(1, (HOST_MAC, [10, 77, 0, 1]), ([0; 6], [10, 77, 0, 2]));
+    f[..6].copy_from_slice(&[0xff; 6]);
+    f[6..12].copy_from_slice(&HOST_MAC);
+    f
+}
+
+/// The guest NIC's reply to it: 10.77.0.2 is at 52:54:00:76:6a:01.
+fn arp_reply() -> Vec<u8> {
+    let mut f = arp(2, (GUEST_MAC, [10, 77, 0, 2]), (HOST_MAC, [10, 77, 0, 1]));
+    f[..6].copy_from_slice(&HOST_MAC);
+    f[6..12].copy_from_slice(&GUEST_MAC);
+    f
+}
+
 struct Injector {
     child: Child,
     guest: UdpSocket,
@@ -99,6 +128,24 @@ impl Injector {
         self.guest.send_to(frame, self.inject).unwrap();
     }
 
+    /// Waits until the injector serves: asks for frame 5 of phase 1 until it
+    /// comes (requests are lost until the injector listens), then takes the
+    /// answers to the requests sent before.
+    fn wait_ready(&self, buf: &mut [u8]) {
+        let end = Instant::now() + Duration::from_secs(3);
+        loop {
+            assert!(Instant::now() < end, "the injector never answered");
+            self.send(&request(1, 0, 5, 1, 1024));
+            if let Some(len) = self.recv(buf, 100) {
+                assert_eq!(check(&buf[..len], 1), 5);
+                break;
+            }
+        }
+        while let Some(len) = self.recv(buf, 300) {
+            assert_eq!(check(&buf[..len], 1), 5);
+        }
+    }
+
     /// The next datagram, or None after `ms` of silence.
     fn recv(&self, buf: &mut [u8], ms: u64) -> Option<usize> {
         self.guest
@@ -125,19 +172,7 @@ fn serves_the_guest() {
     let inj = Injector::start("4");
     let mut buf = vec![0u8; 65536];
 
-    // Until the injector listens, requests are lost: ask for one frame until it comes.
-    let end = Instant::now() + Duration::from_secs(3);
-    loop {
-        assert!(Instant::now() < end, "the injector never answered");
-        inj.send(&request(1, 0, 5, 1, 1024));
-        if let Some(len) = inj.recv(&mut buf, 100) {
-            assert_eq!(check(&buf[..len], 1), 5);
-            break;
-        }
-    }
-    while let Some(len) = inj.recv(&mut buf, 300) {
-        assert_eq!(check(&buf[..len], 1), 5);
-    }
+    inj.wait_ready(&mut buf);
 
     // Junk, and a request from somewhere else: ignored.
     inj.send(b"xyz");
@@ -190,6 +225,93 @@ fn serves_the_guest() {
     assert!(out.contains("request of unknown mode 7"));
     assert!(out.contains("not from the peer"));
     assert!(out.contains("summary: "));
+}
+
+/// Mode 2 with a guest that answers: the confirmation is frame 0 of the
+/// phase, and a request that came during the wait is served after it.
+#[test]
+fn arp_probe_answered() {
+    let inj = Injector::start("4");
+    let mut buf = vec![0u8; 65536];
+
+    inj.wait_ready(&mut buf);
+    // first, count and total are not looked at.
+    inj.send(&request(4, 2, 0, 0, 0));
+    let len = inj.recv(&mut buf, 2000).expect("no ARP request");
+    assert_eq!(buf[..len], arp_request()[..], "ARP request");
+
+    // During the wait: a request (queued), a wrong reply and junk (ignored).
+    inj.send(&request(5, 0, 7, 2, 100));
+    let mut wrong = arp_reply();
+    wrong[41] = 9;
+    inj.send(&wrong);
+    inj.send(b"xyz");
+    assert_eq!(inj.recv(&mut buf, 300), None, "sent before the reply");
+
+    // The reply, padded: the confirmation, then the queued request.
+    let mut reply = arp_reply();
+    reply.resize(60, 0);
+    inj.send(&reply);
+    let len = inj.recv(&mut buf, 2000).expect("no confirmation");
+    assert_eq!(check(&buf[..len], 4), 0, "confirmation");
+    for want in [7, 8] {
+        let len = inj.recv(&mut buf, 2000).expect("queued request not served");
+        assert_eq!(check(&buf[..len], 5), want);
+    }
+    assert_eq!(inj.recv(&mut buf, 300), None, "more than asked for");
+
+    let (status, out) = inj.finish();
+    print!("{out}");
+    assert!(status.success(), "{status}");
+    assert!(out.contains("phase 4 mode 2: ARP probe: answered after "));
+    assert!(out.contains("; confirmed with frame 0; 1 requests queued meanwhile"));
+    assert!(out.contains("phase 5 mode 0 total 100: frames 7..8 (count 2): sent 2"));
+    assert!(out.contains("ARP frame, not the reply to the probe: target IP 10.77.0.9"));
+    assert!(out.contains("shorter than an Ethernet header"));
+    assert!(out.contains(" 1 mode 2), 1 ARP probes answered"));
+    assert!(!out.contains("queued requests not served"));
+}
+
+/// Mode 2 with a guest that does not answer (correctly): no confirmation,
+/// and the request queued during the 5 s wait is served after it.
+#[test]
+fn arp_probe_unanswered() {
+    let inj = Injector::start("8");
+    let mut buf = vec![0u8; 65536];
+
+    inj.wait_ready(&mut buf);
+    inj.send(&request(4, 2, 0, 1, 1));
+    let len = inj.recv(&mut buf, 2000).expect("no ARP request");
+    let t0 = Instant::now();
+    assert_eq!(buf[..len], arp_request()[..], "ARP request");
+
+    // Not the reply: the guest asking itself, a reply from elsewhere.
+    let mut asking = arp_reply();
+    asking[21] = 1;
+    inj.send(&asking);
+    let mut elsewhere = arp_reply();
+    elsewhere[6..12].copy_from_slice(&[0x52, 0x54, 0x00, 0x76, 0x6a, 0x02]);
+    inj.send(&elsewhere);
+    inj.send(&request(5, 0, 3, 1, 100));
+
+    let len = inj.recv(&mut buf, 7000).expect("queued request not served");
+    let waited = t0.elapsed();
+    assert_eq!(check(&buf[..len], 5), 3, "not the queued request");
+    assert!(waited >= Duration::from_millis(4500), "after {waited:?}");
+
+    // A correct reply, too late: not confirmed.
+    inj.send(&arp_reply());
+    assert_eq!(inj.recv(&mut buf, 500), None, "more than asked for");
+
+    let (status, out) = inj.finish();
+    print!("{out}");
+    assert!(status.success(), "{status}");
+    assert!(out.contains("phase 4 mode 2: ARP probe: no reply in "));
+    assert!(out.contains(" s; nothing sent; 1 requests queued meanwhile"));
+    assert!(out.contains("not the reply to the probe: operation 1, not a reply"));
+    assert!(out.contains("not the reply to the probe: from 52:54:00:76:6a:02"));
+    assert!(out.contains("EtherType 0x0806, not a request"));
+    assert!(out.contains("1 mode 2), 0 ARP probes answered"));
 }
 
 #[test]

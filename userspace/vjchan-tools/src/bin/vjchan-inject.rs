@@ -14,19 +14,27 @@
 //! - mode 0: frames `first..first+count-1` of a phase (bounded by `total`),
 //!   in order, with a 100 us sleep every 16 frames;
 //! - mode 1: a flood of the phase's frames for `count` milliseconds, the
-//!   sequence number wrapping at `total`, send errors ignored.
+//!   sequence number wrapping at `total`, send errors ignored;
+//! - mode 2: an ARP probe: one ARP request "who has 10.77.0.2? tell
+//!   10.77.0.1" ([`build_arp_request`]), then up to 5 s of waiting for the
+//!   guest NIC's reply ([`parse_arp_reply`]).  A correct reply is confirmed
+//!   with data frame 0 of the phase; without one, nothing more is sent.
+//!   `first`, `count` and `total` are not looked at.
 //!
 //! Everything else that arrives is ignored, counted and reported.  Requests
 //! are served one after another: one that arrives during a flood is served
-//! when the flood is over.  A flood ends at the latest with the timeout.
+//! when the flood is over, one that arrives while an ARP probe waits is
+//! queued (up to 64) and served after it.  A flood or an ARP probe ends at
+//! the latest with the timeout.
 //!
 //! Prints one line per request served and a summary.  Exit status: 0 if at
 //! least one request was served before the timeout, 1 otherwise, 2 for bad
 //! arguments.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -39,6 +47,7 @@ const BROADCAST_MAC: [u8; 6] = [0xff; 6];
 /// EtherType of request frames (IEEE local experimental 1).
 const ETH_P_VJREQ: u16 = 0x88b5;
 const ETH_P_IP: u16 = 0x0800;
+const ETH_P_ARP: u16 = 0x0806;
 const HOST_IP: [u8; 4] = [10, 77, 0, 1];
 const GUEST_IP: [u8; 4] = [10, 77, 0, 2];
 /// UDP source port of the data frames; the destination is `DST_PORT_BASE + phase`.
@@ -55,6 +64,18 @@ const PAYLOAD_SPREAD: u64 = 1457;
 /// The longest data frame: 1500 bytes of IPv4 behind the Ethernet header.
 const MAX_FRAME: usize = ETH_HLEN + 1500;
 
+/// ARP for IPv4 over Ethernet: hardware type 1, protocol 0x0800, address
+/// lengths 6 and 4.
+const ARP_HDR: [u8; 6] = [0x00, 0x01, 0x08, 0x00, 6, 4];
+/// Bytes of an ARP packet for IPv4 over Ethernet.
+const ARP_LEN: usize = 28;
+const ARPOP_REQUEST: u16 = 1;
+const ARPOP_REPLY: u16 = 2;
+/// Mode 2 waits this long for the guest's ARP reply.
+const ARP_WAIT: Duration = Duration::from_secs(5);
+/// Requests that arrive while an ARP probe waits are queued, up to this many.
+const QUEUE_MAX: usize = 64;
+
 const REQ_MAGIC: &[u8; 5] = b"VJREQ";
 /// Bytes of the request payload: magic, phase, mode, pad, first, count, total.
 const REQ_PAYLOAD: usize = 20;
@@ -62,8 +83,11 @@ const REQ_PAYLOAD: usize = 20;
 /// Mode 0 sleeps `PACE_SLEEP` after every `PACE_EVERY` frames.
 const PACE_EVERY: u32 = 16;
 const PACE_SLEEP: Duration = Duration::from_micros(100);
-/// Mode 0 retries a send that failed for lack of buffer space this often.
+/// Modes 0 and 2 retry a send that failed for lack of buffer space this often.
 const SEND_RETRIES: u32 = 10;
+/// The longest receive timeout: the kernel may oversleep a long one by an
+/// eighth of it, and the waits here should end on time.
+const RECV_SLICE: Duration = Duration::from_millis(100);
 /// Ignored datagrams are reported one by one up to this many.
 const IGNORED_REPORTED: u64 = 50;
 
@@ -135,6 +159,131 @@ fn build_data_frame(buf: &mut Vec<u8>, phase: u8, n: u32) {
 }
 
 // ---------------------------------------------------------------------------
+// ARP
+
+/// Builds the ARP request of mode 2 into `buf` (cleared first): from the
+/// host MAC to the broadcast address, "who has 10.77.0.2? tell 10.77.0.1",
+/// target MAC 0.  42 bytes, not padded.
+fn build_arp_request(buf: &mut Vec<u8>) {
+    buf.clear();
+    // Ethernet
+    buf.extend_from_slice(&BROADCAST_MAC);
+    buf.extend_from_slice(&HOST_MAC);
+    buf.extend_from_slice(&ETH_P_ARP.to_be_bytes());
+    // ARP
+    buf.extend_from_slice(&ARP_HDR);
+    buf.extend_from_slice(&ARPOP_REQUEST.to_be_bytes());
+    buf.extend_from_slice(&HOST_MAC);
+    buf.extend_from_slice(&HOST_IP);
+    buf.extend_from_slice(&[0; 6]);
+    buf.extend_from_slice(&GUEST_IP);
+}
+
+/// Why a frame is not the guest's reply to the ARP request of mode 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum BadArp {
+    /// Not an ARP frame at all (or shorter than an Ethernet header).
+    NotArp,
+    /// An ARP frame too short for ARP over Ethernet and IPv4: its length.
+    Truncated(usize),
+    /// Not ARP for IPv4 over Ethernet: hardware type, protocol, lengths.
+    Header([u8; 6]),
+    /// Not a reply: the operation.
+    Op(u16),
+    /// Not sent by the guest NIC: the Ethernet source.
+    EthSrc([u8; 6]),
+    /// Not sent to the host MAC: the Ethernet destination.
+    EthDst([u8; 6]),
+    /// The sender hardware address is not the guest NIC's.
+    SenderMac([u8; 6]),
+    /// The sender protocol address is not the guest's.
+    SenderIp([u8; 4]),
+    /// The target hardware address is not the host MAC.
+    TargetMac([u8; 6]),
+    /// The target protocol address is not the host's.
+    TargetIp([u8; 4]),
+}
+
+impl fmt::Display for BadArp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotArp => write!(f, "not an ARP frame"),
+            Self::Truncated(len) => write!(f, "ARP frame of {len} bytes: truncated"),
+            Self::Header(h) => write!(
+                f,
+                "hardware type {:#06x}, protocol {:#06x}, lengths {} and {}: \
+                 not IPv4 over Ethernet",
+                u16::from_be_bytes([h[0], h[1]]),
+                u16::from_be_bytes([h[2], h[3]]),
+                h[4],
+                h[5]
+            ),
+            Self::Op(op) => write!(f, "operation {op}, not a reply"),
+            Self::EthSrc(m) => write!(f, "from {}, not the guest NIC", Mac(m)),
+            Self::EthDst(m) => write!(f, "to {}, not the host MAC", Mac(m)),
+            Self::SenderMac(m) => write!(f, "sender MAC {}, not the guest NIC", Mac(m)),
+            Self::SenderIp(a) => write!(f, "sender IP {}, not the guest's", Ipv4Addr::from(*a)),
+            Self::TargetMac(m) => write!(f, "target MAC {}, not the host MAC", Mac(m)),
+            Self::TargetIp(a) => write!(f, "target IP {}, not the host's", Ipv4Addr::from(*a)),
+        }
+    }
+}
+
+/// `N` bytes of `b` from `at`, which the caller made sure are there.
+fn array_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut a = [0; N];
+    a.copy_from_slice(&b[at..at + N]);
+    a
+}
+
+/// Checks that `frame` is the guest NIC's reply to [`build_arp_request`]:
+/// from 52:54:00:76:6a:01 to 52:54:00:76:6a:fe, "10.77.0.2 is at
+/// 52:54:00:76:6a:01" for 10.77.0.1 at 52:54:00:76:6a:fe.  Bytes after the
+/// ARP packet (padding) are allowed.
+fn parse_arp_reply(frame: &[u8]) -> Result<(), BadArp> {
+    if frame.get(12..14) != Some(&ETH_P_ARP.to_be_bytes()[..]) {
+        return Err(BadArp::NotArp);
+    }
+    if frame.len() < ETH_HLEN + ARP_LEN {
+        return Err(BadArp::Truncated(frame.len()));
+    }
+    let a = &frame[ETH_HLEN..ETH_HLEN + ARP_LEN];
+    let hdr: [u8; 6] = array_at(a, 0);
+    if hdr != ARP_HDR {
+        return Err(BadArp::Header(hdr));
+    }
+    let op = u16::from_be_bytes(array_at(a, 6));
+    if op != ARPOP_REPLY {
+        return Err(BadArp::Op(op));
+    }
+    let eth_src: [u8; 6] = array_at(frame, 6);
+    if eth_src != GUEST_MAC {
+        return Err(BadArp::EthSrc(eth_src));
+    }
+    let eth_dst: [u8; 6] = array_at(frame, 0);
+    if eth_dst != HOST_MAC {
+        return Err(BadArp::EthDst(eth_dst));
+    }
+    let sender_mac: [u8; 6] = array_at(a, 8);
+    if sender_mac != GUEST_MAC {
+        return Err(BadArp::SenderMac(sender_mac));
+    }
+    let sender_ip: [u8; 4] = array_at(a, 14);
+    if sender_ip != GUEST_IP {
+        return Err(BadArp::SenderIp(sender_ip));
+    }
+    let target_mac: [u8; 6] = array_at(a, 18);
+    if target_mac != HOST_MAC {
+        return Err(BadArp::TargetMac(target_mac));
+    }
+    let target_ip: [u8; 4] = array_at(a, 24);
+    if target_ip != HOST_IP {
+        return Err(BadArp::TargetIp(target_ip));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
 // Requests
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,6 +292,19 @@ enum Mode {
     Frames,
     /// Mode 1: a flood of `count` milliseconds.
     Flood,
+    /// Mode 2: an ARP probe, a correct reply confirmed with frame 0.
+    ArpProbe,
+}
+
+impl Mode {
+    /// The mode's number in request frames.
+    fn number(self) -> u8 {
+        match self {
+            Self::Frames => 0,
+            Self::Flood => 1,
+            Self::ArpProbe => 2,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,6 +348,10 @@ enum Ignored {
     FirstPastTotal { first: u32, total: u32 },
     /// No frames or no time asked for.
     ZeroCount,
+    /// An ARP frame during an ARP probe, but not the reply.
+    Arp(BadArp),
+    /// A request during an ARP probe, with the queue full.
+    QueueFull,
 }
 
 impl fmt::Display for Ignored {
@@ -204,6 +370,8 @@ impl fmt::Display for Ignored {
                 write!(f, "request for first {first} of total {total}")
             }
             Self::ZeroCount => write!(f, "request with count 0"),
+            Self::Arp(bad) => write!(f, "ARP frame, not the reply to the probe: {bad}"),
+            Self::QueueFull => write!(f, "request while {QUEUE_MAX} are queued"),
         }
     }
 }
@@ -259,12 +427,24 @@ fn parse_request(frame: &[u8]) -> Result<Request, Ignored> {
     let mode = match p[6] {
         0 => Mode::Frames,
         1 => Mode::Flood,
+        2 => Mode::ArpProbe,
         m => return Err(Ignored::Mode(m)),
     };
     let (Some(first), Some(count), Some(total)) = (be_u32(p, 8), be_u32(p, 12), be_u32(p, 16))
     else {
         return Err(Ignored::Truncated(frame.len()));
     };
+    let req = Request {
+        phase: p[5],
+        mode,
+        first,
+        count,
+        total,
+    };
+    // An ARP probe does not look at first, count and total.
+    if mode == Mode::ArpProbe {
+        return Ok(req);
+    }
     if total == 0 {
         return Err(Ignored::ZeroTotal);
     }
@@ -274,13 +454,16 @@ fn parse_request(frame: &[u8]) -> Result<Request, Ignored> {
     if count == 0 {
         return Err(Ignored::ZeroCount);
     }
-    Ok(Request {
-        phase: p[5],
-        mode,
-        first,
-        count,
-        total,
-    })
+    Ok(req)
+}
+
+/// The request in datagram `frame` from `from`, if it is one from `peer`.
+fn request_from(peer: SocketAddr, from: SocketAddr, frame: &[u8]) -> Result<Request, Ignored> {
+    if from == peer {
+        parse_request(frame)
+    } else {
+        Err(Ignored::NotFromPeer(from))
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -388,12 +571,16 @@ struct Totals {
     served: u64,
     mode0: u64,
     mode1: u64,
+    mode2: u64,
+    /// ARP probes that got the correct reply.
+    arp_answered: u64,
     frames: u64,
     send_errors: u64,
     ignored: u64,
     recv_errors: u64,
 }
 
+#[derive(Default)]
 struct Outcome {
     sent: u64,
     errors: u64,
@@ -407,32 +594,33 @@ fn transient(e: &io::Error) -> bool {
         || e.raw_os_error() == Some(libc::ENOBUFS)
 }
 
+/// Sends `frame` to `peer`, retrying a send that failed for lack of buffer
+/// space up to `SEND_RETRIES` times.
+fn send_retrying(sock: &UdpSocket, peer: SocketAddr, frame: &[u8]) -> io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match sock.send_to(frame, peer) {
+            Ok(_) => return Ok(()),
+            Err(e) if transient(&e) && tries < SEND_RETRIES => {
+                tries += 1;
+                thread::sleep(PACE_SLEEP);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn send_frames(sock: &UdpSocket, peer: SocketAddr, req: &Request, deadline: Instant) -> Outcome {
-    let mut out = Outcome {
-        sent: 0,
-        errors: 0,
-        last_error: None,
-    };
+    let mut out = Outcome::default();
     let mut buf = Vec::with_capacity(MAX_FRAME);
 
     for (i, n) in (req.first..req.end()).enumerate() {
         build_data_frame(&mut buf, req.phase, n);
-        let mut tries = 0;
-        loop {
-            match sock.send_to(&buf, peer) {
-                Ok(_) => {
-                    out.sent += 1;
-                    break;
-                }
-                Err(e) if transient(&e) && tries < SEND_RETRIES => {
-                    tries += 1;
-                    thread::sleep(PACE_SLEEP);
-                }
-                Err(e) => {
-                    out.errors += 1;
-                    out.last_error = Some(e);
-                    break;
-                }
+        match send_retrying(sock, peer, &buf) {
+            Ok(()) => out.sent += 1,
+            Err(e) => {
+                out.errors += 1;
+                out.last_error = Some(e);
             }
         }
         if (i as u64 + 1) % u64::from(PACE_EVERY) == 0 {
@@ -446,11 +634,7 @@ fn send_frames(sock: &UdpSocket, peer: SocketAddr, req: &Request, deadline: Inst
 }
 
 fn flood(sock: &UdpSocket, peer: SocketAddr, req: &Request, deadline: Instant) -> Outcome {
-    let mut out = Outcome {
-        sent: 0,
-        errors: 0,
-        last_error: None,
-    };
+    let mut out = Outcome::default();
     let end = Instant::now()
         .checked_add(Duration::from_millis(u64::from(req.count)))
         .map_or(deadline, |e| e.min(deadline));
@@ -473,11 +657,160 @@ fn flood(sock: &UdpSocket, peer: SocketAddr, req: &Request, deadline: Instant) -
     out
 }
 
+/// The next datagram before `until`, or None: none came in the next
+/// `RECV_SLICE` at most, the wait was interrupted, or a receive error
+/// (counted and reported).
+fn recv_until(
+    sock: &UdpSocket,
+    buf: &mut [u8],
+    until: Instant,
+    totals: &mut Totals,
+) -> io::Result<Option<(usize, SocketAddr)>> {
+    let left = until.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Ok(None);
+    }
+    // A zero read timeout would mean "block forever".
+    sock.set_read_timeout(Some(left.clamp(Duration::from_millis(1), RECV_SLICE)))?;
+    match sock.recv_from(buf) {
+        Ok(r) => Ok(Some(r)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => {
+            // E.g. an ICMP error reported on the socket: not fatal.
+            totals.recv_errors += 1;
+            eprintln!("vjchan-inject: recv: {e}");
+            thread::sleep(Duration::from_millis(10));
+            Ok(None)
+        }
+    }
+}
+
+/// Counts a datagram not served, and reports the first `IGNORED_REPORTED`.
+fn note_ignored(totals: &mut Totals, len: usize, why: &Ignored) {
+    totals.ignored += 1;
+    if totals.ignored <= IGNORED_REPORTED {
+        println!("ignored datagram {} ({len} bytes): {why}", totals.ignored);
+        if totals.ignored == IGNORED_REPORTED {
+            println!("(further ignored datagrams are only counted)");
+        }
+    }
+}
+
+/// What an ARP probe (mode 2) came to.
+#[derive(Default)]
+struct Probe {
+    /// The ARP request could not be sent: why.
+    arp_error: Option<io::Error>,
+    /// How long the probe waited for the reply.
+    waited: Duration,
+    /// The correct reply came.
+    answered: bool,
+    /// Requests queued while waiting.
+    queued: usize,
+    /// The confirmation: data frame 0 of the phase.
+    confirm: Outcome,
+}
+
+impl fmt::Display for Probe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let waited = self.waited.as_secs_f64();
+        if let Some(e) = &self.arp_error {
+            write!(f, "ARP request not sent: {e}; nothing sent")?;
+        } else if !self.answered {
+            write!(f, "no reply in {waited:.3} s; nothing sent")?;
+        } else if let Some(e) = &self.confirm.last_error {
+            write!(
+                f,
+                "answered after {waited:.3} s; confirmation not sent: {e}"
+            )?;
+        } else {
+            write!(f, "answered after {waited:.3} s; confirmed with frame 0")?;
+        }
+        if self.queued > 0 {
+            write!(f, "; {} requests queued meanwhile", self.queued)?;
+        }
+        Ok(())
+    }
+}
+
+/// Mode 2: sends the ARP request and waits up to `ARP_WAIT` (at most until
+/// `deadline`) for the guest's reply; a correct one is confirmed with data
+/// frame 0 of `phase`.  Requests that arrive meanwhile go to `queue`.
+fn arp_probe(
+    sock: &UdpSocket,
+    peer: SocketAddr,
+    phase: u8,
+    deadline: Instant,
+    queue: &mut VecDeque<Request>,
+    totals: &mut Totals,
+) -> io::Result<Probe> {
+    let mut probe = Probe::default();
+    let mut buf = Vec::with_capacity(ETH_HLEN + ARP_LEN);
+
+    build_arp_request(&mut buf);
+    if let Err(e) = send_retrying(sock, peer, &buf) {
+        probe.arp_error = Some(e);
+        return Ok(probe);
+    }
+    let t0 = Instant::now();
+    let until = t0
+        .checked_add(ARP_WAIT)
+        .map_or(deadline, |e| e.min(deadline));
+    buf.resize(65536, 0);
+    while Instant::now() < until {
+        let Some((len, from)) = recv_until(sock, &mut buf, until, totals)? else {
+            continue;
+        };
+        let frame = &buf[..len];
+        if from == peer {
+            match parse_arp_reply(frame) {
+                Ok(()) => {
+                    probe.answered = true;
+                    break;
+                }
+                Err(BadArp::NotArp) => {}
+                Err(bad) => {
+                    note_ignored(totals, len, &Ignored::Arp(bad));
+                    continue;
+                }
+            }
+        }
+        match request_from(peer, from, frame) {
+            Ok(req) if queue.len() < QUEUE_MAX => {
+                queue.push_back(req);
+                probe.queued += 1;
+            }
+            Ok(_) => note_ignored(totals, len, &Ignored::QueueFull),
+            Err(why) => note_ignored(totals, len, &why),
+        }
+    }
+    probe.waited = t0.elapsed();
+    if probe.answered {
+        let confirm = Request {
+            phase,
+            mode: Mode::Frames,
+            first: 0,
+            count: 1,
+            total: 1,
+        };
+        probe.confirm = send_frames(sock, peer, &confirm, deadline);
+    }
+    Ok(probe)
+}
+
 fn serve(cfg: &Config) -> io::Result<Totals> {
     let sock = UdpSocket::bind(cfg.listen)?;
     let start = Instant::now();
     let deadline = start + cfg.timeout;
     let mut totals = Totals::default();
+    let mut queue = VecDeque::new();
     let mut buf = vec![0u8; 65536];
 
     println!(
@@ -486,92 +819,86 @@ fn serve(cfg: &Config) -> io::Result<Totals> {
         cfg.peer,
         cfg.timeout.as_secs_f64()
     );
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        // A zero read timeout would mean "block forever".
-        sock.set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
-        let (len, from) = match sock.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
-            Err(e) => {
-                // E.g. an ICMP error reported on the socket: not fatal.
-                totals.recv_errors += 1;
-                eprintln!("vjchan-inject: recv: {e}");
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        let req = if from == cfg.peer {
-            parse_request(&buf[..len])
-        } else {
-            Err(Ignored::NotFromPeer(from))
-        };
-        let req = match req {
-            Ok(r) => r,
-            Err(why) => {
-                totals.ignored += 1;
-                if totals.ignored <= IGNORED_REPORTED {
-                    println!("ignored datagram {} ({len} bytes): {why}", totals.ignored);
-                    if totals.ignored == IGNORED_REPORTED {
-                        println!("(further ignored datagrams are only counted)");
+    while Instant::now() < deadline {
+        let req = match queue.pop_front() {
+            Some(req) => req,
+            None => {
+                let Some((len, from)) = recv_until(&sock, &mut buf, deadline, &mut totals)? else {
+                    continue;
+                };
+                match request_from(cfg.peer, from, &buf[..len]) {
+                    Ok(req) => req,
+                    Err(why) => {
+                        note_ignored(&mut totals, len, &why);
+                        continue;
                     }
                 }
-                continue;
             }
         };
 
         let t0 = Instant::now();
-        let out = match req.mode {
-            Mode::Frames => send_frames(&sock, cfg.peer, &req, deadline),
-            Mode::Flood => flood(&sock, cfg.peer, &req, deadline),
-        };
-        totals.served += 1;
-        totals.frames += out.sent;
-        totals.send_errors += out.errors;
         let what = match req.mode {
-            Mode::Frames => {
-                totals.mode0 += 1;
+            Mode::Frames | Mode::Flood => {
+                let (out, what) = if req.mode == Mode::Frames {
+                    totals.mode0 += 1;
+                    (
+                        send_frames(&sock, cfg.peer, &req, deadline),
+                        format!(
+                            "frames {}..{} (count {})",
+                            req.first,
+                            u64::from(req.end()).saturating_sub(1),
+                            req.count
+                        ),
+                    )
+                } else {
+                    totals.mode1 += 1;
+                    (
+                        flood(&sock, cfg.peer, &req, deadline),
+                        format!("flood of {} ms from frame {}", req.count, req.first),
+                    )
+                };
+                totals.frames += out.sent;
+                totals.send_errors += out.errors;
+                let err = out
+                    .last_error
+                    .map_or_else(String::new, |e| format!(", last error: {e}"));
                 format!(
-                    "frames {}..{} (count {})",
-                    req.first,
-                    u64::from(req.end()).saturating_sub(1),
-                    req.count
+                    " total {}: {what}: sent {} in {:.3} s, {} send errors{err}",
+                    req.total,
+                    out.sent,
+                    t0.elapsed().as_secs_f64(),
+                    out.errors,
                 )
             }
-            Mode::Flood => {
-                totals.mode1 += 1;
-                format!("flood of {} ms from frame {}", req.count, req.first)
+            Mode::ArpProbe => {
+                let probe = arp_probe(
+                    &sock,
+                    cfg.peer,
+                    req.phase,
+                    deadline,
+                    &mut queue,
+                    &mut totals,
+                )?;
+                totals.mode2 += 1;
+                totals.arp_answered += u64::from(probe.answered);
+                totals.frames += probe.confirm.sent;
+                totals.send_errors += probe.confirm.errors + u64::from(probe.arp_error.is_some());
+                format!(": ARP probe: {probe}")
             }
         };
-        let err = out
-            .last_error
-            .map_or_else(String::new, |e| format!(", last error: {e}"));
+        totals.served += 1;
         println!(
-            "request {} at {:.3} s: phase {} mode {} total {}: {what}: sent {} in {:.3} s, \
-             {} send errors{err}",
+            "request {} at {:.3} s: phase {} mode {}{what}",
             totals.served,
             t0.duration_since(start).as_secs_f64(),
             req.phase,
-            match req.mode {
-                Mode::Frames => 0,
-                Mode::Flood => 1,
-            },
-            req.total,
-            out.sent,
-            t0.elapsed().as_secs_f64(),
-            out.errors,
+            req.mode.number(),
+        );
+    }
+    if !queue.is_empty() {
+        println!(
+            "{} queued requests not served before the timeout",
+            queue.len()
         );
     }
     Ok(totals)
@@ -597,11 +924,13 @@ fn main() -> ExitCode {
         }
     };
     println!(
-        "summary: {} requests served ({} mode 0, {} mode 1), {} frames sent, {} send errors, \
-         {} datagrams ignored, {} receive errors",
+        "summary: {} requests served ({} mode 0, {} mode 1, {} mode 2), {} ARP probes answered, \
+         {} frames sent, {} send errors, {} datagrams ignored, {} receive errors",
         totals.served,
         totals.mode0,
         totals.mode1,
+        totals.mode2,
+        totals.arp_answered,
         totals.frames,
         totals.send_errors,
         totals.ignored,
@@ -747,6 +1076,114 @@ mod tests {
         assert_eq!(r.count, 3000);
         let r = parse_request(&request(1, 0, 5, u32::MAX, u32::MAX)).unwrap();
         assert_eq!(r.end(), u32::MAX);
+
+        // An ARP probe: first, count and total are not looked at.
+        for (first, count, total) in [(0, 1, 1), (0, 0, 0), (9, 0, 3)] {
+            let r = parse_request(&request(4, 2, first, count, total)).unwrap();
+            assert_eq!((r.phase, r.mode), (4, Mode::ArpProbe));
+        }
+    }
+
+    #[test]
+    fn arp_request_by_hand() {
+        #[rustfmt::skip]
+        let want: [u8; 42] = [
+            // Ethernet: broadcast, from the host MAC, ARP
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x76, 0x6a, 0xfe, 0x08, 0x06,
+            // Ethernet, IPv4, lengths 6 and 4, request
+            0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x01,
+            // sender 52:54:00:76:6a:fe 10.77.0.1
+            0x52, 0x54, 0x00, 0x76, 0x6a, 0xfe, 10, 77, 0, 1,
+            // target 00:00:00:00:00:00 10.77.0.2
+            0, 0, 0, 0, 0, 0, 10, 77, 0, 2,
+        ];
+        let mut buf = vec![1, 2, 3];
+        build_arp_request(&mut buf);
+        assert_eq!(buf, want);
+    }
+
+    #[rustfmt::skip]
+    const ARP_REPLY: [u8; 42] = [
+        // Ethernet: to the host MAC, from the guest NIC, ARP
+        0x52, 0x54, 0x00, 0x76, 0x6a, 0xfe, 0x52, 0x54, 0x00, 0x76, 0x6a, 0x01, 0x08, 0x06,
+        // Ethernet, IPv4, lengths 6 and 4, reply
+        0x00, 0x01, 0x08, 0x00, 0x06, 0x04, 0x00, 0x02,
+        // sender 52:54:00:76:6a:01 10.77.0.2
+        0x52, 0x54, 0x00, 0x76, 0x6a, 0x01, 10, 77, 0, 2,
+        // target 52:54:00:76:6a:fe 10.77.0.1
+        0x52, 0x54, 0x00, 0x76, 0x6a, 0xfe, 10, 77, 0, 1,
+    ];
+
+    #[test]
+    fn arp_replies() {
+        assert_eq!(parse_arp_reply(&ARP_REPLY), Ok(()));
+        let mut padded = ARP_REPLY.to_vec();
+        padded.resize(60, 0);
+        assert_eq!(parse_arp_reply(&padded), Ok(()));
+
+        for len in 0..14 {
+            assert_eq!(parse_arp_reply(&ARP_REPLY[..len]), Err(BadArp::NotArp));
+        }
+        for len in 14..42 {
+            assert_eq!(
+                parse_arp_reply(&ARP_REPLY[..len]),
+                Err(BadArp::Truncated(len))
+            );
+        }
+        // Neither a request frame nor a data frame is an ARP frame.
+        assert_eq!(
+            parse_arp_reply(&request(4, 2, 0, 1, 1)),
+            Err(BadArp::NotArp)
+        );
+        assert_eq!(parse_arp_reply(&frame(4, 0)), Err(BadArp::NotArp));
+        // Our own request is not a reply.
+        let mut req = Vec::new();
+        build_arp_request(&mut req);
+        assert_eq!(parse_arp_reply(&req), Err(BadArp::Op(1)));
+
+        // One byte wrong in each field, in turn.
+        let other_mac = |at: usize| {
+            let mut m: [u8; 6] = array_at(&ARP_REPLY, at);
+            m[5] ^= 0x10;
+            m
+        };
+        let cases = [
+            (15, BadArp::Header([0x00, 0x11, 0x08, 0x00, 6, 4])),
+            (16, BadArp::Header([0x00, 0x01, 0x18, 0x00, 6, 4])),
+            (18, BadArp::Header([0x00, 0x01, 0x08, 0x00, 0x16, 4])),
+            (19, BadArp::Header([0x00, 0x01, 0x08, 0x00, 6, 0x14])),
+            (21, BadArp::Op(0x12)),
+            (11, BadArp::EthSrc(other_mac(6))),
+            (5, BadArp::EthDst(other_mac(0))),
+            (27, BadArp::SenderMac(other_mac(22))),
+            (31, BadArp::SenderIp([10, 77, 0, 0x12])),
+            (37, BadArp::TargetMac(other_mac(32))),
+            (41, BadArp::TargetIp([10, 77, 0, 0x11])),
+        ];
+        for (at, want) in cases {
+            let mut f = ARP_REPLY;
+            f[at] ^= 0x10;
+            assert_eq!(parse_arp_reply(&f), Err(want), "byte {at}");
+        }
+        // A broadcast reply is not sent to the host MAC.
+        let mut f = ARP_REPLY;
+        f[..6].copy_from_slice(&BROADCAST_MAC);
+        assert_eq!(parse_arp_reply(&f), Err(BadArp::EthDst(BROADCAST_MAC)));
+
+        // Whatever the bytes behind an ARP EtherType, no panic.
+        let mut x: u32 = 7;
+        for len in 0..100 {
+            let mut junk: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            if len >= 14 {
+                junk[12..14].copy_from_slice(&[0x08, 0x06]);
+            }
+            let _ = parse_arp_reply(&junk);
+        }
     }
 
     #[test]
@@ -772,8 +1209,8 @@ mod tests {
         assert_eq!(parse_request(&f), Err(Ignored::Magic));
 
         assert_eq!(
-            parse_request(&request(1, 2, 0, 1, 1)),
-            Err(Ignored::Mode(2))
+            parse_request(&request(1, 3, 0, 1, 1)),
+            Err(Ignored::Mode(3))
         );
         assert_eq!(
             parse_request(&request(1, 0, 0, 1, 0)),
