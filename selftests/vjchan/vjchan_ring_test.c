@@ -946,6 +946,19 @@ TEST_F(ring, bind_bad_ifindex)
 	vj_bind_b(_metadata, self);
 }
 
+/* A device whose driver does not support channels: loopback. */
+TEST_F(ring, bind_unsupported_device)
+{
+	__u32 lo = if_nametoindex("lo");
+
+	ASSERT_NE(0U, lo);
+	errno = 0;
+	EXPECT_EQ(-1, vj_bind(self->fd, lo, 0));
+	EXPECT_EQ(EOPNOTSUPP, errno);
+	/* The failed bind left the socket free to bind a supported device. */
+	vj_bind_b(_metadata, self);
+}
+
 /* The socket's namespace counts, not the caller's. */
 TEST_F(ring, bind_ifindex_of_other_netns)
 {

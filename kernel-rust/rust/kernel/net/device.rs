@@ -7,8 +7,6 @@
 
 use crate::{
     bindings,
-    error::to_result,
-    mm::shared::SharedPages,
     net::socket::Sock,
     prelude::*,
     sync::aref::{
@@ -83,7 +81,12 @@ impl NetDevice {
     ///
     /// Callable from any context.
     #[cfg(CONFIG_VJCHAN)]
-    pub fn receive_copy(&self, pages: &SharedPages, offset: usize, len: usize) -> Result {
+    pub fn receive_copy(
+        &self,
+        pages: &crate::mm::shared::SharedPages,
+        offset: usize,
+        len: usize,
+    ) -> Result {
         let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
         // SAFETY: The helper copies exactly the `len` bytes at `p` into a new skb and keeps no
         // pointer; it creates no Rust reference. `self` is a valid device.
@@ -92,7 +95,7 @@ impl NetDevice {
                 bindings::vj_rx_copy_to_stack(self.as_ptr(), p.cast(), len32)
             })
         }?;
-        to_result(ret)
+        crate::error::to_result(ret)
     }
 }
 
