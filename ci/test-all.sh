@@ -29,6 +29,7 @@ run tree "$CI_DIR/tree.sh"
 run config "$CI_DIR/config.sh"
 run build "$CI_DIR/build.sh"
 run kernel-rust-checks "$CI_DIR/kernel-checks.sh"
+run compiled-away "$CI_DIR/check-compiled-away.sh"
 run plant-oops "$CI_DIR/plant-oops.sh"
 # The guest tier: the default kernel, then the debug kernel (KASAN, UBSAN,
 # lockdep, kmemleak, DEBUG_NET, Rust overflow checks).  Each prints its own
