@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Stage "config": tinyconfig + the fragments in ci/config/ + olddefconfig,
 # then check that every requested option came out as asked.
-# VJCHAN_VARIANT=default|debug (debug adds ci/config/debug.config).
+# VJCHAN_VARIANT=default|debug|kcsan (adds ci/config/debug.config or
+# ci/config/kcsan.config).
 . "$(dirname "$0")/lib.sh"
 stage "config($VARIANT)"
 
 frags=("$CI_DIR/config/base.config" "$CI_DIR/config/vjchan.config")
-[ "$VARIANT" = debug ] && frags+=("$CI_DIR/config/debug.config")
-[ "$VARIANT" = default ] || [ "$VARIANT" = debug ] || die "unknown variant $VARIANT"
+case "$VARIANT" in
+default) ;;
+debug | kcsan) frags+=("$CI_DIR/config/$VARIANT.config") ;;
+*) die "unknown variant $VARIANT" ;;
+esac
 
 O=$BUILD_ROOT/$VARIANT
 mkdir -p "$O"
