@@ -6,7 +6,7 @@ stage toolchain
 
 HOST_PKGS=(build-essential flex bison bc libelf-dev libssl-dev ccache cpio kmod
 	rsync zstd xz-utils python3-venv qemu-system-x86 udev busybox-static
-	iproute2 "clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX"
+	iproute2 nftables "clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX"
 	"libclang1$LLVM_SUFFIX")
 
 missing=()

@@ -63,6 +63,8 @@ struct sockaddr_vj {
 #define VJ_FEATURE_NEED_WAKEUP		(1ULL << 1)
 #define VJ_FEATURE_FILTER_ETHERTYPE	(1ULL << 2)
 #define VJ_FEATURE_FILTER_IP		(1ULL << 3)
+#define VJ_FEATURE_NF_INGRESS		(1ULL << 4)	/* netfilter ingress policy applies */
+#define VJ_FEATURE_MEMLOCK		(1ULL << 5)	/* rings charged to RLIMIT_MEMLOCK */
 
 /* mmap(2) offset of the receive ring. */
 #define VJ_MMAP_OFFSET_RX_RING	0ULL
@@ -114,9 +116,13 @@ struct vj_statistics {
 	__u64	rx_invalid_consumer;	/* consumer index values ignored */
 	__u64	rx_bad_length;		/* frames dropped: length 0 or too long */
 	__u64	rx_wakeups;		/* wakeups done because VJ_RING_NEED_WAKEUP was set */
+	/* Since VJ_STATISTICS_SIZE_VER1: */
+	__u64	rx_nf_dropped;		/* frames the device's netfilter ingress policy dropped */
+	__u64	rx_nomem;		/* frames dropped: no memory for a copy */
 };
 
 #define VJ_STATISTICS_SIZE_VER0	64
+#define VJ_STATISTICS_SIZE_VER1	80
 
 /* struct vj_filter.type */
 #define VJ_FILTER_ETHERTYPE	1	/* every frame of one EtherType */

@@ -14,6 +14,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,10 +33,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
@@ -3305,13 +3308,1277 @@ TEST_F(ring, many_pollers_and_stats)
 	EXPECT_EQ(0U, st.rx_invalid_consumer);
 	EXPECT_EQ(0U, st.rx_bad_length);
 
-	/* Close with the flood still on; what was published before is all there. */
+	/*
+	 * Close with the flood still on; what was published before is all
+	 * there.  The mapping keeps the channel bound and receiving, so stop
+	 * the flood before draining: drain_flood() expects no more frames.
+	 */
 	EXPECT_EQ(0, close(self->fd));
 	self->fd = -1;
+	flood_stop(&fl);
 	drain_flood(_metadata, self, &self->r, &rx);
 	EXPECT_LE(st.rx_packets, rx.frames);
-	flood_stop(&fl);
 	EXPECT_LT(0U, fl.sent);
+}
+
+/* ================================================================== */
+/* Hostile arguments, races and odd memory operations                  */
+
+/* The inode number in /proc/self/maps of the file of socket @fd. */
+static unsigned long sock_ino(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return 0;
+	return st.st_ino;
+}
+
+/* How many VMAs of this process map the socket with inode @ino. */
+static int maps_count(unsigned long ino)
+{
+	char needle[64], line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	snprintf(needle, sizeof(needle), "socket:[%lu]", ino);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			n++;
+	fclose(f);
+	return n;
+}
+
+static int caught_sig;	/* a global, as child_bad */
+
+static void catch_handler(int sig)
+{
+	caught_sig = sig;
+	siglongjmp(segv_jmp, 1);
+}
+
+/*
+ * Load the byte at @p, or store it back with @write.  Returns 0 if that
+ * worked, else the signal it raised (SIGSEGV or SIGBUS).  @val gets the byte.
+ */
+static int probe_byte(__u8 *p, bool write, __u8 *val)
+{
+	struct sigaction sa = { .sa_handler = catch_handler }, old_segv, old_bus;
+	int ret = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	caught_sig = 0;
+	if (!sigsetjmp(segv_jmp, 1)) {
+		__u8 v = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+		if (write)
+			__atomic_store_n(p, v, __ATOMIC_RELAXED);
+		if (val)
+			*val = v;
+	} else {
+		ret = caught_sig;
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return ret;
+}
+
+TEST_F(ring, sockopt_bad_user_pointers)
+{
+	static const int gets[] = { VJ_RING_OFFSETS, VJ_STATISTICS, VJ_FEATURES };
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	__u8 buf[sizeof(struct vj_ring_offsets) + sizeof(struct vj_statistics)];
+	size_t ps = pagesz();
+	struct vj_statistics st;
+	socklen_t *ro_len;
+	__u8 *hole, *edge;
+	socklen_t len;
+	unsigned int i;
+
+	/*
+	 * Three pages: a filter on the first runs into the second, which is
+	 * unmapped (a hole between mappings, so no later mmap() refills it);
+	 * the third holds an optlen the kernel can read but not write back.
+	 */
+	edge = mmap(NULL, 3 * ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, edge);
+	hole = edge + ps;
+	ASSERT_EQ(0, munmap(hole, ps));
+	memcpy(hole - 16, &f, 16);
+	ro_len = (socklen_t *)(edge + 2 * ps);
+
+	for (i = 0; i < 2; i++) {
+		int op = i ? VJ_DEL_FILTER : VJ_ADD_FILTER;
+
+		errno = 0;
+		EXPECT_EQ(-1, setsockopt(self->fd, SOL_VJCHAN, op, NULL, sizeof(f)));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("op %d, optval NULL", op);
+		errno = 0;
+		EXPECT_EQ(-1, setsockopt(self->fd, SOL_VJCHAN, op, hole, sizeof(f)));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("op %d, optval unmapped", op);
+		errno = 0;
+		EXPECT_EQ(-1, setsockopt(self->fd, SOL_VJCHAN, op, hole - 16, sizeof(f)));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("op %d, optval runs into a hole", op);
+	}
+
+	vj_bind_b(_metadata, self);
+	for (i = 0; i < ARRAY_SIZE(gets); i++) {
+		socklen_t want = gets[i] == VJ_RING_OFFSETS ? sizeof(struct vj_ring_offsets) :
+				 gets[i] == VJ_STATISTICS ? sizeof(struct vj_statistics) :
+				 sizeof(__u64);
+
+		len = want;
+		errno = 0;
+		EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, gets[i], NULL, &len));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("opt %d, optval NULL", gets[i]);
+		len = want;
+		errno = 0;
+		EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, gets[i], hole, &len));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("opt %d, optval unmapped", gets[i]);
+		errno = 0;
+		EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, gets[i], buf, NULL));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("opt %d, optlen NULL", gets[i]);
+		errno = 0;
+		EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, gets[i], buf,
+					 (socklen_t *)hole));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("opt %d, optlen unmapped", gets[i]);
+		*ro_len = want;
+		ASSERT_EQ(0, mprotect(ro_len, ps, PROT_READ));
+		errno = 0;
+		EXPECT_EQ(-1, getsockopt(self->fd, SOL_VJCHAN, gets[i], buf, ro_len));
+		EXPECT_EQ(EFAULT, errno) TH_LOG("opt %d, optlen read-only", gets[i]);
+		ASSERT_EQ(0, mprotect(ro_len, ps, PROT_READ | PROT_WRITE));
+	}
+	EXPECT_EQ(0, munmap(edge, 3 * ps));
+
+	/* No half-added filter (adding it is no EEXIST), and all works. */
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f)) TH_LOG("%s", strerror(errno));
+	ring_map(_metadata, self->fd, &self->r);
+	send_raw(_metadata, self, 3, 333, ETH_P_VJTEST);
+	consume_raw(_metadata, self, 3, 333);
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(1U, st.rx_packets);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+}
+
+/* Lengths and offsets whose arithmetic wraps: clean errors, no mapping. */
+TEST_F(ring, mmap_length_offset_wrap)
+{
+	struct vj_ring_offsets o;
+	unsigned long ino;
+	size_t ps = pagesz();
+	struct {
+		size_t len;
+		__u64 off;
+	} c[12];
+	unsigned int i, n = 0;
+	void *p;
+
+	vj_bind_b(_metadata, self);
+	ASSERT_EQ(0, vj_offsets(self->fd, &o));
+	ino = sock_ino(self->fd);
+	ASSERT_NE(0UL, ino);
+	ASSERT_EQ(0, maps_count(ino));
+
+	/* Offsets and sizes compared without sums that could wrap. */
+	ASSERT_LE(o.mmap_size, (__u64)SIZE_MAX / 2);
+	ASSERT_LE(o.desc, o.mmap_size);
+	ASSERT_LE(o.buffers, o.mmap_size);
+	EXPECT_LE((__u64)o.nr_slots * o.desc_size, o.mmap_size - o.desc);
+	EXPECT_LE((__u64)o.nr_slots * o.buf_size, o.mmap_size - o.buffers);
+	EXPECT_LE(o.headroom, o.buf_size);
+
+	c[n].len = SIZE_MAX;			c[n++].off = 0;
+	c[n].len = SIZE_MAX & ~(ps - 1);	c[n++].off = 0;
+	c[n].len = (size_t)1 << 63;		c[n++].off = 0;
+	c[n].len = 0;				c[n++].off = 0;
+	c[n].len = o.mmap_size + 1;		c[n++].off = 0;
+	c[n].len = o.mmap_size;			c[n++].off = 1ULL << 63;
+	c[n].len = o.mmap_size;			c[n++].off = (1ULL << 63) - ps;
+	c[n].len = o.mmap_size;			c[n++].off = -(__u64)ps;
+	c[n].len = o.mmap_size;			c[n++].off = -(__u64)o.mmap_size;
+	c[n].len = SIZE_MAX & ~(ps - 1);	c[n++].off = -(__u64)ps;
+	c[n].len = o.mmap_size;			c[n++].off = 1;
+	c[n].len = o.mmap_size;			c[n++].off = ps - 1;
+	for (i = 0; i < n; i++) {
+		errno = 0;
+		p = mmap(NULL, c[i].len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd,
+			 (off_t)c[i].off);
+		EXPECT_EQ(MAP_FAILED, p) TH_LOG("length %#zx offset %#llx mapped", c[i].len,
+						(unsigned long long)c[i].off);
+		if (p != MAP_FAILED) {
+			munmap(p, c[i].len);
+			continue;
+		}
+		TH_LOG("length %#zx offset %#llx: %s", c[i].len,
+		       (unsigned long long)c[i].off, strerror(errno));
+		EXPECT_TRUE(errno == EINVAL || errno == ENOMEM || errno == EOVERFLOW)
+			TH_LOG("length %#zx offset %#llx: errno %d", c[i].len,
+			       (unsigned long long)c[i].off, errno);
+		EXPECT_EQ(0, maps_count(ino)) TH_LOG("a mapping is left");
+	}
+	/* The right call still works. */
+	ring_map(_metadata, self->fd, &self->r);
+	EXPECT_EQ(1, maps_count(ino));
+}
+
+struct bind_racer {
+	pthread_barrier_t *bar;
+	int fd;
+	__u32 ifindex;
+	int ret;
+	int err;
+};
+
+static void *bind_racer_fn(void *arg)
+{
+	struct bind_racer *b = arg;
+
+	pthread_barrier_wait(b->bar);
+	b->ret = vj_bind(b->fd, b->ifindex, 0);
+	b->err = b->ret ? errno : 0;
+	return NULL;
+}
+
+/* Bind both racers at once; returns which one won (0 or 1), -1 if not exactly one. */
+static int bind_race(struct bind_racer *b)
+{
+	pthread_barrier_t bar;
+	pthread_t t[2];
+	int i;
+
+	pthread_barrier_init(&bar, NULL, 2);
+	for (i = 0; i < 2; i++) {
+		b[i].bar = &bar;
+		b[i].ret = -2;
+		if (pthread_create(&t[i], NULL, bind_racer_fn, &b[i]))
+			return -1;
+	}
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&bar);
+	if (b[0].ret == 0 && b[1].ret == -1)
+		return 0;
+	if (b[1].ret == 0 && b[0].ret == -1)
+		return 1;
+	return -1;
+}
+
+#define BIND_RACES	50
+
+TEST_F(ring, bind_race_one_socket)
+{
+	struct bind_racer b[2];
+	unsigned int i, einval = 0, ebusy = 0;
+	int w;
+
+	for (i = 0; i < BIND_RACES; i++) {
+		int fd = vj_socket();
+
+		ASSERT_LE(0, fd);
+		b[0].fd = fd;
+		b[1].fd = fd;
+		b[0].ifindex = self->ifb;
+		b[1].ifindex = self->ifb;
+		w = bind_race(b);
+		ASSERT_LE(0, w) TH_LOG("round %u: ret %d/%d errno %d/%d", i, b[0].ret,
+				       b[1].ret, b[0].err, b[1].err);
+		ASSERT_TRUE(b[!w].err == EINVAL || b[!w].err == EBUSY)
+			TH_LOG("round %u: loser errno %d", i, b[!w].err);
+		einval += b[!w].err == EINVAL;
+		ebusy += b[!w].err == EBUSY;
+		/* Bound once: a third bind fails as bind_twice says. */
+		errno = 0;
+		EXPECT_EQ(-1, vj_bind(fd, self->ifb, 0));
+		EXPECT_EQ(EINVAL, errno);
+		ASSERT_EQ(0, close(fd));
+	}
+	TH_LOG("losers: %u EINVAL, %u EBUSY", einval, ebusy);
+	/* The queue is free after all that. */
+	vj_bind_b(_metadata, self);
+	ring_map(_metadata, self->fd, &self->r);
+}
+
+TEST_F(ring, bind_race_two_sockets)
+{
+	struct bind_racer b[2];
+	unsigned int i, wins[2] = { 0, 0 };
+	struct ring r = { 0 };
+	int w;
+
+	for (i = 0; i < BIND_RACES; i++) {
+		b[0].fd = vj_socket();
+		b[1].fd = vj_socket();
+		ASSERT_LE(0, b[0].fd);
+		ASSERT_LE(0, b[1].fd);
+		b[0].ifindex = self->ifb;
+		b[1].ifindex = self->ifb;
+		w = bind_race(b);
+		ASSERT_LE(0, w) TH_LOG("round %u: ret %d/%d errno %d/%d", i, b[0].ret,
+				       b[1].ret, b[0].err, b[1].err);
+		ASSERT_EQ(EBUSY, b[!w].err) TH_LOG("round %u", i);
+		wins[w]++;
+		/* The winner is bound and maps; the loser was left unbound. */
+		if (i % 10 == 0) {
+			ring_map(_metadata, b[w].fd, &r);
+			EXPECT_EQ(0, munmap(r.map, r.size));
+		}
+		errno = 0;
+		EXPECT_EQ(MAP_FAILED, mmap(NULL, r.size ? r.size : (size_t)pagesz(),
+					   PROT_READ | PROT_WRITE, MAP_SHARED, b[!w].fd, 0));
+		EXPECT_EQ(EINVAL, errno);
+		EXPECT_EQ(0, vj_bind(b[!w].fd, self->ifa, 0)) TH_LOG("%s", strerror(errno));
+		ASSERT_EQ(0, close(b[0].fd));
+		ASSERT_EQ(0, close(b[1].fd));
+	}
+	TH_LOG("wins: %u / %u", wins[0], wins[1]);
+	vj_bind_b(_metadata, self);
+}
+
+/* Mapped read-only, then made writable: the consumer index written works. */
+TEST_F(ring, mprotect_write_upgrade)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	struct vj_statistics st;
+	struct ring *r = &self->r;
+	const __u8 *fr;
+	__u32 len, prod;
+	int sig;
+
+	vj_bind_b(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	ASSERT_EQ(0, vj_offsets(self->fd, &r->off));
+	r->size = r->off.mmap_size;
+	r->map = mmap(NULL, r->size, PROT_READ, MAP_SHARED, self->fd, 0);
+	if (r->map == MAP_FAILED)
+		r->map = NULL;
+	ASSERT_NE(NULL, r->map) TH_LOG("read-only mmap: %s", strerror(errno));
+	r->prod = (__u32 *)(r->map + r->off.producer);
+	r->cons = (__u32 *)(r->map + r->off.consumer);
+	r->flags = (__u32 *)(r->map + r->off.flags);
+	r->next = *r->cons;
+	r->released = r->next;
+
+	send_raw(_metadata, self, 0, 200, ETH_P_VJTEST);
+	send_raw(_metadata, self, 1, 201, ETH_P_VJTEST);
+	ASSERT_EQ(2U, ring_wait(r, 2));
+	fr = ring_frame(_metadata, r, r->next, &len, NULL);
+	expect_raw(_metadata, self, fr, len, 0, 200);
+	fr = ring_frame(_metadata, r, r->next + 1, &len, NULL);
+	expect_raw(_metadata, self, fr, len, 1, 201);
+
+	/* Read-only: the consumer index cannot be written. */
+	sig = probe_byte((__u8 *)r->cons, true, NULL);
+	EXPECT_EQ(SIGSEGV, sig) TH_LOG("write to a read-only ring: signal %d", sig);
+
+	errno = 0;
+	ASSERT_EQ(0, mprotect(r->map, r->size, PROT_READ | PROT_WRITE))
+		TH_LOG("mprotect(PROT_READ | PROT_WRITE): %s", strerror(errno));
+	TH_LOG("mprotect to PROT_READ | PROT_WRITE: allowed");
+	EXPECT_EQ(0, probe_byte((__u8 *)r->flags, true, NULL));
+
+	/* The kernel still holds both slots ... */
+	ASSERT_EQ(1, poll(&pfd, 1, 0));
+	EXPECT_TRUE(pfd.revents & POLLIN);
+	/* ... until they are released through the upgraded mapping. */
+	prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
+	r->next = prod;
+	ring_release(r);
+	pfd.revents = 0;
+	EXPECT_EQ(0, poll(&pfd, 1, 0)) TH_LOG("revents %#x", pfd.revents);
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+	EXPECT_EQ(2U, st.rx_packets);
+
+	/* Fill the whole ring: the released slots were really given back. */
+	for (len = 0; len < r->off.nr_slots; len++)
+		send_raw(_metadata, self, 10 + len, 60, ETH_P_VJTEST);
+	EXPECT_EQ(r->off.nr_slots, ring_wait(r, r->off.nr_slots));
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(0U, st.rx_ring_full);
+	EXPECT_EQ(2U + r->off.nr_slots, st.rx_packets);
+	consume_raw(_metadata, self, 10, 60);
+}
+
+/*
+ * Unmap single pages of mappings of a ring: the rest goes on working.
+ * Pieces: without the first page, without a page in the middle of the
+ * buffers, without the last page of the buffers, without the last page.
+ */
+#define NR_PIECES	4
+
+TEST_F_TIMEOUT(ring, partial_munmap, 60)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	size_t ps = pagesz(), np, hole[NR_PIECES], checked[NR_PIECES] = { 0 };
+	struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+	const struct vj_ring_offsets *o = &self->r.off;
+	struct ring *r = &self->r, r2;
+	struct vj_statistics st;
+	__u8 *m[NR_PIECES];
+	unsigned long ino;
+	__u32 i, n, len;
+	int fd2, vmas = 1;
+	__u64 bufs_end;
+	const __u8 *fr;
+	size_t a, j;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	ino = sock_ino(self->fd);
+	np = r->size / ps;
+	bufs_end = o->buffers + (__u64)o->nr_slots * o->buf_size;
+	hole[0] = 0;
+	hole[1] = (o->buffers + bufs_end) / 2 / ps;
+	hole[2] = (bufs_end - 1) / ps;
+	hole[3] = np - 1;
+	TH_LOG("%zu pages; desc at %#llx, buffers %#llx..%#llx; holes %zu %zu %zu %zu", np,
+	       (unsigned long long)o->desc, (unsigned long long)o->buffers,
+	       (unsigned long long)bufs_end, hole[0], hole[1], hole[2], hole[3]);
+	/* The middle hole is in the buffers, away from indexes and descriptors. */
+	ASSERT_LE(o->buffers, hole[1] * ps);
+	ASSERT_NE(hole[1], o->producer / ps);
+	ASSERT_NE(hole[1], o->consumer / ps);
+	ASSERT_NE(hole[1], o->flags / ps);
+	ASSERT_TRUE(o->desc + (__u64)o->nr_slots * o->desc_size <= hole[1] * ps ||
+		    o->desc >= (hole[1] + 1) * ps);
+	for (j = 0; j < NR_PIECES; j++) {
+		m[j] = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+		ASSERT_NE(MAP_FAILED, m[j]) TH_LOG("mmap: %s", strerror(errno));
+		ASSERT_EQ(0, munmap(m[j] + hole[j] * ps, ps))
+			TH_LOG("munmap page %zu: %s", hole[j], strerror(errno));
+		EXPECT_EQ(SIGSEGV, probe_byte(m[j] + hole[j] * ps, false, NULL));
+		vmas += (hole[j] == 0 || hole[j] == np - 1) ? 1 : 2;
+	}
+	EXPECT_EQ(vmas, maps_count(ino));
+
+	/* Fill every buffer, then read each frame through every piece that has it. */
+	n = o->nr_slots;
+	for (i = 0; i < n; i++)
+		send_raw(_metadata, self, i, raw_len(i), ETH_P_VJTEST);
+	ASSERT_EQ(n, ring_wait(r, n));
+	for (i = 0; i < n; i++) {
+		fr = ring_frame(_metadata, r, r->next + i, &len, NULL);
+		expect_raw(_metadata, self, fr, len, i, raw_len(i));
+		a = fr - r->map;
+		for (j = 0; j < NR_PIECES; j++) {
+			if (a / ps <= hole[j] && (a + len - 1) / ps >= hole[j])
+				continue;
+			EXPECT_EQ(0, memcmp(fr, m[j] + a, len)) TH_LOG("frame %u, piece %zu", i, j);
+			checked[j]++;
+		}
+	}
+	TH_LOG("frames read through the pieces: %zu %zu %zu %zu", checked[0], checked[1],
+	       checked[2], checked[3]);
+	/* Every buffer holds a frame: the holes in the buffers hid some. */
+	EXPECT_GT(n, checked[1]);
+	EXPECT_GT(n, checked[2]);
+	EXPECT_LT(0U, checked[1]);
+	EXPECT_LT(0U, checked[2]);
+	r->next += n;
+	ring_release(r);
+
+	/* Only pieces left: the kernel goes on publishing, a piece consumes. */
+	EXPECT_EQ(0, munmap(r->map, r->size));
+	r->map = NULL;
+	EXPECT_EQ(vmas - 1, maps_count(ino));
+	for (i = 0; i < 8; i++)
+		send_raw(_metadata, self, n + i, 100 + i, ETH_P_VJTEST);
+	EXPECT_EQ(n + 8, wait_stat(_metadata, self->fd, STAT(rx_packets), n + 8));
+	r2 = *r;
+	r2.map = m[1];
+	r2.prod = (__u32 *)(m[1] + o->producer);
+	r2.cons = (__u32 *)(m[1] + o->consumer);
+	r2.flags = (__u32 *)(m[1] + o->flags);
+	ASSERT_EQ(8U, ring_avail(&r2));
+	for (i = 0; i < 8; i++) {
+		fr = ring_frame(_metadata, &r2, r2.next, &len, NULL);
+		a = fr - r2.map;
+		if (!(a / ps <= hole[1] && (a + len - 1) / ps >= hole[1]))
+			expect_raw(_metadata, self, fr, len, n + i, 100 + i);
+		r2.next++;
+	}
+	ring_release(&r2);
+	EXPECT_EQ(0, poll(&pfd, 1, 0)) TH_LOG("revents %#x", pfd.revents);
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(0U, st.rx_ring_full);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+
+	/* Close, then unmap the pieces one by one: the last one frees the queue. */
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	for (j = 0; j < NR_PIECES; j++)
+		EXPECT_EQ(0, munmap(m[j], np * ps));
+	EXPECT_EQ(0, maps_count(ino));
+	fd2 = vj_socket();
+	ASSERT_LE(0, fd2);
+	EXPECT_EQ(0, vj_bind(fd2, self->ifb, 0)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, close(fd2));
+}
+
+/* Whether madvise() exists at all (it does nothing for length 0). */
+static bool have_madvise(void)
+{
+	return madvise(NULL, 0, MADV_NORMAL) == 0;
+}
+
+/* MADV_DONTNEED on a mapping of the ring: the ring is not harmed. */
+TEST_F(ring, madvise_dontneed)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct vj_statistics st;
+	struct ring *r = &self->r;
+	__u8 *x, *y, v = 0;
+	const __u8 *fr;
+	size_t a;
+	__u32 len;
+	int ret, err, sig;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	send_raw(_metadata, self, 0, 700, ETH_P_VJTEST);
+	ASSERT_EQ(1U, ring_wait(r, 1));
+	fr = ring_frame(_metadata, r, r->next, &len, NULL);
+	a = fr - r->map;
+
+	x = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, x);
+	ASSERT_EQ(0, memcmp(x + a, fr, len));
+
+	errno = 0;
+	ret = madvise(x, r->size, MADV_DONTNEED);
+	err = errno;
+	if (ret && !have_madvise()) {
+		EXPECT_EQ(0, munmap(x, r->size));
+		SKIP(return, "no madvise() in this kernel (CONFIG_ADVISE_SYSCALLS=n)");
+	}
+	TH_LOG("madvise(MADV_DONTNEED): %s", ret ? strerror(err) : "allowed");
+	if (ret) {
+		EXPECT_TRUE(err == EINVAL || err == EPERM) TH_LOG("errno %d", err);
+		EXPECT_EQ(0, memcmp(x + a, fr, len));
+	} else {
+		/* Zapped: no fault handler brings the pages back. */
+		sig = probe_byte(x + a, false, &v);
+		TH_LOG("reading a zapped page: %s",
+		       sig ? strsignal(sig) : "no signal");
+		/* Either it faults, or it reads the ring (not some other page). */
+		EXPECT_TRUE(sig ? sig == SIGBUS || sig == SIGSEGV : v == fr[0])
+			TH_LOG("signal %d, byte %#x, ring byte %#x", sig, v, fr[0]);
+		sig = probe_byte(x + r->off.producer, true, NULL);
+		TH_LOG("writing a zapped page: %s", sig ? strsignal(sig) : "no signal");
+		if (!sig)
+			EXPECT_EQ(__atomic_load_n(r->prod, __ATOMIC_ACQUIRE),
+				  *(__u32 *)(x + r->off.producer));
+	}
+
+	/* The kernel goes on delivering, into the same pages. */
+	send_raw(_metadata, self, 1, 701, ETH_P_VJTEST);
+	send_raw(_metadata, self, 2, 702, ETH_P_VJTEST);
+	EXPECT_EQ(3U, wait_stat(_metadata, self->fd, STAT(rx_packets), 3));
+	ASSERT_EQ(3U, ring_wait(r, 3));
+
+	/* A fresh mapping shows them too. */
+	y = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, y);
+	EXPECT_EQ(*r->prod, *(__u32 *)(y + r->off.producer));
+	EXPECT_EQ(0, memcmp(y, r->map, r->size));
+	consume_raw(_metadata, self, 0, 700);
+	consume_raw(_metadata, self, 1, 701);
+	consume_raw(_metadata, self, 2, 702);
+	EXPECT_EQ(0, munmap(x, r->size));
+	EXPECT_EQ(0, munmap(y, r->size));
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(3U, st.rx_packets);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+	EXPECT_EQ(0U, st.rx_ring_full);
+}
+
+/* Child of madvise_dofork: exit status bits. */
+#define DOFORK_NO_MAP	1	/* the mapping was not inherited */
+#define DOFORK_FRAMES	2	/* the frames sent later were not seen */
+#define DOFORK_PIPE	4
+
+static __noreturn void dofork_child(struct _test_data_ring *self, __u8 *map,
+				    const int *to_child, const int *to_parent)
+{
+	int in = to_child[0], out = to_parent[1];
+	const struct vj_ring_offsets *o = &self->r.off;
+	__u32 *prod = (__u32 *)(map + o->producer);
+	__u32 *cons = (__u32 *)(map + o->consumer);
+	__u8 c = 0, exp[FRAME_MAX];
+	__u32 p, i, first;
+	struct vj_desc d;
+	int bad = 0;
+
+	/* The parent's ends: if it dies, read() below sees end of file. */
+	close(to_child[1]);
+	close(to_parent[0]);
+	close(self->fd);
+	close(self->pkt);
+	if (probe_byte((__u8 *)prod, false, NULL))
+		_exit(DOFORK_NO_MAP);
+	p = __atomic_load_n(prod, __ATOMIC_ACQUIRE);
+	if (write(out, &p, sizeof(p)) != sizeof(p) || read(in, &c, 1) != 1)
+		_exit(DOFORK_PIPE);
+	/* The parent has closed and unmapped, then sent 4 frames, seq 1..4. */
+	first = p;
+	for (i = 0; i < 200 && __atomic_load_n(prod, __ATOMIC_ACQUIRE) - first < 4; i++)
+		usleep(10000);
+	p = __atomic_load_n(prod, __ATOMIC_ACQUIRE);
+	if (p - first != 4)
+		bad |= DOFORK_FRAMES;
+	for (i = first; i != p && !bad; i++) {
+		memcpy(&d, map + o->desc + (size_t)(i & (o->nr_slots - 1)) * o->desc_size,
+		       sizeof(d));
+		build_raw(self, exp, 400 + (i - first), 1 + (i - first), ETH_P_VJTEST);
+		if (d.addr + d.len > o->mmap_size || d.len != 400 + (i - first) ||
+		    memcmp(map + d.addr, exp, d.len))
+			bad |= DOFORK_FRAMES;
+	}
+	__atomic_store_n(cons, p, __ATOMIC_RELEASE);
+	_exit(bad);
+}
+
+/* MADV_DOFORK on a VM_DONTCOPY ring mapping. */
+TEST_F(ring, madvise_dofork)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	int ret, err, status, to_child[2], to_parent[2], fd2;
+	struct ring *r = &self->r;
+	unsigned long ino;
+	__u32 prod, i;
+	pid_t pid;
+	__u8 c = 1;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	ino = sock_ino(self->fd);
+	send_raw(_metadata, self, 0, 300, ETH_P_VJTEST);
+	ASSERT_EQ(1U, ring_wait(r, 1));
+	prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE);
+
+	errno = 0;
+	ret = madvise(r->map, r->size, MADV_DOFORK);
+	err = errno;
+	if (ret && !have_madvise())
+		SKIP(return, "no madvise() in this kernel (CONFIG_ADVISE_SYSCALLS=n)");
+	TH_LOG("madvise(MADV_DOFORK): %s", ret ? strerror(err) : "allowed");
+	if (ret) {
+		EXPECT_EQ(EINVAL, err);
+		consume_raw(_metadata, self, 0, 300);
+		return;
+	}
+
+	ASSERT_EQ(0, pipe(to_child));
+	ASSERT_EQ(0, pipe(to_parent));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		dofork_child(self, r->map, to_child, to_parent);
+	close(to_child[0]);
+	close(to_parent[1]);
+
+	/* The child maps the same ring. */
+	{
+		__u32 cp = 0;
+
+		if (read(to_parent[0], &cp, sizeof(cp)) != sizeof(cp)) {
+			ASSERT_EQ(pid, waitpid(pid, &status, 0));
+			ASSERT_TRUE(false) TH_LOG("the child exited with %#x before reporting",
+						  status);
+		}
+		EXPECT_EQ(prod, cp);
+	}
+	/* The parent lets go of everything; the child's mapping keeps the channel. */
+	EXPECT_EQ(0, munmap(r->map, r->size));
+	r->map = NULL;
+	EXPECT_EQ(0, close(self->fd));
+	self->fd = -1;
+	EXPECT_EQ(0, maps_count(ino));
+	fd2 = vj_socket();
+	ASSERT_LE(0, fd2);
+	errno = 0;
+	EXPECT_EQ(-1, vj_bind(fd2, self->ifb, 0));
+	EXPECT_EQ(EBUSY, errno) TH_LOG("the queue is free while the child maps the ring");
+	for (i = 1; i <= 4; i++)
+		send_raw(_metadata, self, i, 400 + i - 1, ETH_P_VJTEST);
+	ASSERT_EQ(1, write(to_child[1], &c, 1));
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child status %#x", status);
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("child: %s%s%s", WEXITSTATUS(status) & DOFORK_NO_MAP ? "no mapping " : "",
+		       WEXITSTATUS(status) & DOFORK_FRAMES ? "frames missing or wrong " : "",
+		       WEXITSTATUS(status) & DOFORK_PIPE ? "pipe" : "");
+	close(to_child[1]);
+	close(to_parent[0]);
+
+	/* The last mapping went with the child: the queue is free. */
+	EXPECT_EQ(0, vj_bind(fd2, self->ifb, 0)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, close(fd2));
+}
+
+/* Frames of every length from an Ethernet header alone to a 64 KiB MTU. */
+TEST_F_TIMEOUT(ring, frame_lengths_jumbo_mtu, 60)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	size_t want[8], nwant = 0, bad[8], nbad = 0, max, i, big = 65535 + ETH_HLEN;
+	struct vj_statistics st;
+	__u8 *buf, *exp;
+	__u32 len, seq = 0;
+	const __u8 *fr;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	max = self->r.off.buf_size - self->r.off.headroom;
+	buf = malloc(big);
+	exp = malloc(big);
+	ASSERT_NE(NULL, buf);
+	ASSERT_NE(NULL, exp);
+	ASSERT_LT(max + 1, 9000U);
+	ASSERT_EQ(0, run("ip link set dev " DEV_A " mtu 9000 && ip link set dev " DEV_B
+			 " mtu 9000"));
+	want[nwant++] = ETH_HLEN;
+	want[nwant++] = 60;
+	want[nwant++] = max;
+	bad[nbad++] = max + 1;
+	bad[nbad++] = 9000;
+	bad[nbad++] = 9000 + ETH_HLEN;
+	if (!run("ip link set dev " DEV_A " mtu 65535 && ip link set dev " DEV_B
+		 " mtu 65535")) {
+		bad[nbad++] = 65535;
+		bad[nbad++] = 65535 + ETH_HLEN;
+	} else {
+		TH_LOG("MTU 65535 refused: 64 KiB frames not sent");
+	}
+
+	/* Interleaved: short, too long, short, ... */
+	for (i = 0; i < nwant || i < nbad; i++) {
+		if (i < nwant) {
+			build_raw(self, buf, want[i], seq++, ETH_P_VJTEST);
+			send_frame(_metadata, self, buf, want[i]);
+		}
+		if (i < nbad) {
+			build_raw(self, buf, bad[i], seq++, ETH_P_VJTEST);
+			send_frame(_metadata, self, buf, bad[i]);
+		}
+	}
+	TH_LOG("sent %zu frames of at most %zu bytes, %zu longer (up to %zu bytes)", nwant,
+	       max, nbad, bad[nbad - 1]);
+	EXPECT_EQ(nbad, wait_stat(_metadata, self->fd, STAT(rx_bad_length), nbad));
+	ASSERT_EQ(nwant, ring_wait(&self->r, nwant));
+	usleep(10000);
+	EXPECT_EQ(nwant, ring_avail(&self->r));
+	for (i = 0; i < nwant; i++) {
+		fr = ring_frame(_metadata, &self->r, self->r.next, &len, NULL);
+		ASSERT_EQ(want[i], len) TH_LOG("frame %zu", i);
+		/* want[i] was sent as seq 2 * i */
+		build_raw(self, exp, want[i], 2 * i, ETH_P_VJTEST);
+		EXPECT_EQ(0, memcmp(exp, fr, len)) TH_LOG("frame of %zu bytes differs", want[i]);
+		self->r.next++;
+	}
+	ring_release(&self->r);
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(nwant, st.rx_packets);
+	EXPECT_EQ(ETH_HLEN + 60 + max, st.rx_bytes);
+	EXPECT_EQ(nbad, st.rx_bad_length);
+	EXPECT_EQ(0U, st.rx_stack);
+	EXPECT_EQ(0U, st.rx_ring_full);
+	free(buf);
+	free(exp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Several CPUs producing into one channel                             */
+
+#define MP_MAX_THREADS	4
+#define MP_FRAMES	3000
+
+struct mp_shared {
+	__u32 window;		/* at most this many frames in flight */
+	__u64 reserved;		/* frames the senders are about to send */
+	__u64 consumed;		/* frames the consumer has released */
+	int stop;
+};
+
+struct mp_sender {
+	struct _test_data_ring *self;
+	struct mp_shared *sh;
+	pthread_t thread;
+	int id, cpu, fd;
+	__u32 sent;
+	unsigned int off_cpu;	/* times it was found on another CPU */
+	int err;
+};
+
+static size_t mp_len(int id, __u32 seq)
+{
+	return 60 + (seq * 13u + id * 101u) % 400;
+}
+
+/* Ethernet header, id (1 byte), seq (be32), pattern. */
+static size_t mp_build(struct _test_data_ring *self, __u8 *buf, int id, __u32 seq)
+{
+	size_t len = mp_len(id, seq), i;
+
+	put_eth(self, buf, ETH_P_VJTEST);
+	buf[14] = id;
+	buf[15] = seq >> 24;
+	buf[16] = seq >> 16;
+	buf[17] = seq >> 8;
+	buf[18] = seq;
+	for (i = 19; i < len; i++)
+		buf[i] = pattern(seq ^ ((__u32)id << 24), i);
+	return len;
+}
+
+static void *mp_sender_fn(void *arg)
+{
+	struct mp_sender *s = arg;
+	__u64 end = now_ns() + FLOOD_MAX_MS * 1000000ULL;
+	cpu_set_t set;
+	__u8 buf[FRAME_MAX];
+	size_t len;
+
+	CPU_ZERO(&set);
+	CPU_SET(s->cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set)) {
+		s->err = errno;
+		return NULL;
+	}
+	while (s->sent < MP_FRAMES && !__atomic_load_n(&s->sh->stop, __ATOMIC_ACQUIRE)) {
+		if (now_ns() > end) {
+			s->err = ETIMEDOUT;
+			break;
+		}
+		if (__atomic_load_n(&s->sh->reserved, __ATOMIC_ACQUIRE) -
+		    __atomic_load_n(&s->sh->consumed, __ATOMIC_ACQUIRE) >= s->sh->window) {
+			usleep(50);
+			continue;
+		}
+		__atomic_fetch_add(&s->sh->reserved, 1, __ATOMIC_ACQ_REL);
+		len = mp_build(s->self, buf, s->id, s->sent);
+		while (send(s->fd, buf, len, 0) != (ssize_t)len) {
+			if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR) {
+				s->err = errno;
+				return NULL;
+			}
+			usleep(100);
+		}
+		s->sent++;
+		if (sched_getcpu() != s->cpu)
+			s->off_cpu++;
+	}
+	return NULL;
+}
+
+TEST_F_TIMEOUT(ring, multi_cpu_producers, 120)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct mp_sender s[MP_MAX_THREADS];
+	__u32 next[MP_MAX_THREADS] = { 0 };
+	struct mp_shared sh = { 0 };
+	struct ring *r = &self->r;
+	__u64 total, got = 0, idle_since;
+	struct vj_statistics st;
+	__u8 exp[FRAME_MAX];
+	int cpus[MP_MAX_THREADS], ncpu = 0, c, i;
+	cpu_set_t set;
+
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(set), &set));
+	for (c = 0; c < CPU_SETSIZE && ncpu < MP_MAX_THREADS; c++)
+		if (CPU_ISSET(c, &set))
+			cpus[ncpu++] = c;
+	if (ncpu < 2)
+		SKIP(return, "only one CPU");
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	sh.window = r->off.nr_slots / 2;
+	total = (__u64)ncpu * MP_FRAMES;
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < ncpu; i++) {
+		s[i].self = self;
+		s[i].sh = &sh;
+		s[i].id = i;
+		s[i].cpu = cpus[i];
+		s[i].fd = packet_socket(self->ifa, 0);
+		ASSERT_LE(0, s[i].fd) TH_LOG("AF_PACKET: %s", strerror(errno));
+	}
+	for (i = 0; i < ncpu; i++)
+		ASSERT_EQ(0, pthread_create(&s[i].thread, NULL, mp_sender_fn, &s[i]));
+
+	idle_since = now_ns();
+	while (got < total && now_ns() - idle_since < 5000000000ULL) {
+		__u32 prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE), len, seq;
+		const __u8 *fr;
+		int id;
+
+		if (prod == r->next) {
+			usleep(50);
+			continue;
+		}
+		ASSERT_GE(r->off.nr_slots, prod - r->next);
+		while (r->next != prod) {
+			fr = ring_frame(_metadata, r, r->next, &len, NULL);
+			ASSERT_LE(19U, len);
+			id = fr[14];
+			ASSERT_GT(ncpu, id) TH_LOG("frame of unknown sender %d", id);
+			seq = (__u32)fr[15] << 24 | fr[16] << 16 | fr[17] << 8 | fr[18];
+			ASSERT_EQ(next[id], seq) TH_LOG("sender %d: seq %u after %u", id, seq,
+							next[id] - 1);
+			ASSERT_EQ(mp_len(id, seq), len);
+			mp_build(self, exp, id, seq);
+			ASSERT_EQ(0, memcmp(exp, fr, len)) TH_LOG("sender %d seq %u", id, seq);
+			next[id]++;
+			r->next++;
+			got++;
+		}
+		ring_release(r);
+		__atomic_store_n(&sh.consumed, got, __ATOMIC_RELEASE);
+		idle_since = now_ns();
+	}
+	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < ncpu; i++) {
+		pthread_join(s[i].thread, NULL);
+		close(s[i].fd);
+		EXPECT_EQ(0, s[i].err) TH_LOG("sender %d: %s", i, strerror(s[i].err));
+		EXPECT_EQ((__u32)MP_FRAMES, s[i].sent) TH_LOG("sender %d", i);
+		EXPECT_EQ((__u32)MP_FRAMES, next[i]) TH_LOG("sender %d", i);
+		EXPECT_EQ(0U, s[i].off_cpu) TH_LOG("sender %d left CPU %d", i, s[i].cpu);
+	}
+	TH_LOG("%d senders on CPUs %d..%d, %llu frames", ncpu, cpus[0], cpus[ncpu - 1],
+	       (unsigned long long)got);
+	EXPECT_EQ(total, got);
+	vj_stats(_metadata, self->fd, &st);
+	EXPECT_EQ(total, st.rx_packets);
+	EXPECT_EQ(0U, st.rx_ring_full);
+	EXPECT_EQ(got + st.rx_ring_full, total);
+	EXPECT_EQ(0U, st.rx_bad_length);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+}
+
+/* ------------------------------------------------------------------ */
+/* User namespaces                                                     */
+
+#define USERNS_SKIP	100	/* exit status: no unprivileged user namespaces */
+
+/* Become uid/gid 65534 with no capabilities, then unshare @flags and map 0. */
+static int userns_enter(int flags)
+{
+	char map[64];
+
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		return 10;
+	if (have_effective_cap(CAP_NET_RAW) || have_effective_cap(CAP_SYS_ADMIN))
+		return 11;
+	/* setresuid() made us undumpable: /proc/self/ would belong to root. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (unshare(CLONE_NEWUSER | flags))
+		return (errno == EPERM || errno == EINVAL || errno == ENOSPC ||
+			errno == EUSERS || errno == EACCES) ? USERNS_SKIP : 12;
+	snprintf(map, sizeof(map), "0 %d 1", 65534);
+	if (write_file("/proc/self/setgroups", "deny") ||
+	    write_file("/proc/self/uid_map", map) ||
+	    write_file("/proc/self/gid_map", map))
+		return 13;
+	if (!have_effective_cap(CAP_NET_RAW))
+		return 14;
+	return 0;
+}
+
+static void userns_wait(struct __test_metadata *_metadata, pid_t pid, const char *what)
+{
+	int status;
+
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child status %#x", status);
+	if (WEXITSTATUS(status) == USERNS_SKIP)
+		SKIP(return, "unprivileged user namespaces not available");
+	EXPECT_EQ(0, WEXITSTATUS(status))
+		TH_LOG("%s: child failed at step %d", what, WEXITSTATUS(status));
+}
+
+/* An unprivileged user in a user + network namespace of its own may bind. */
+TEST_F(ring, userns_own_netns_bind)
+{
+	pid_t pid;
+
+	if (getuid() != 0)
+		SKIP(return, "not root");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+		int ret = userns_enter(CLONE_NEWNET), fd, fd2, pkt, i;
+		struct vj_ring_offsets o;
+		__u32 b0, a0, first, *prod;
+		__u8 frame[60] = { 0 };
+		void *p;
+
+		if (ret)
+			_exit(ret);
+		if (run("ip link add a0 type veth peer name b0 >/dev/null 2>&1"))
+			_exit(20);
+		if (run("ip link set a0 up && ip link set b0 up"))
+			_exit(20);
+		b0 = if_nametoindex("b0");
+		a0 = if_nametoindex("a0");
+		if (!b0 || !a0)
+			_exit(21);
+		fd = vj_socket();
+		if (fd < 0)
+			_exit(22);
+		if (vj_bind(fd, b0, 0))
+			_exit(23);
+		if (vj_offsets(fd, &o))
+			_exit(24);
+		p = mmap(NULL, o.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(25);
+		/* And it receives: a broadcast frame sent on a0. */
+		if (vj_filter(fd, VJ_ADD_FILTER, &f))
+			_exit(40);
+		pkt = packet_socket(a0, 0);
+		if (pkt < 0)
+			_exit(41);
+		memset(frame, 0xff, ETH_ALEN);
+		memset(frame + ETH_ALEN, 0x02, ETH_ALEN);
+		frame[12] = ETH_P_VJTEST >> 8;
+		frame[13] = ETH_P_VJTEST & 0xff;
+		prod = (__u32 *)((__u8 *)p + o.producer);
+		first = __atomic_load_n(prod, __ATOMIC_ACQUIRE);
+		if (send(pkt, frame, sizeof(frame), 0) != (ssize_t)sizeof(frame))
+			_exit(42);
+		for (i = 0; i < 200 && __atomic_load_n(prod, __ATOMIC_ACQUIRE) == first; i++)
+			usleep(10000);
+		if (__atomic_load_n(prod, __ATOMIC_ACQUIRE) != first + 1)
+			_exit(43);
+		/* The capability that counts is CAP_NET_RAW in this namespace. */
+		fd2 = vj_socket();
+		if (fd2 < 0 || drop_effective_cap(CAP_NET_RAW))
+			_exit(26);
+		errno = 0;
+		if (vj_bind(fd2, a0, 0) != -1 || errno != EPERM)
+			_exit(27);
+		if (raise_effective_cap(CAP_NET_RAW) || vj_bind(fd2, a0, 0))
+			_exit(28);
+		_exit(0);
+	}
+	userns_wait(_metadata, pid, "own netns");
+}
+
+/* A user namespace of its own gives no right to bind a device of a netns it does not own. */
+TEST_F(ring, userns_foreign_netns_bind_eperm)
+{
+	pid_t pid;
+
+	if (getuid() != 0)
+		SKIP(return, "not root");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int ret = userns_enter(0), fd;
+
+		if (ret)
+			_exit(ret);
+		/* Creating a socket needs nothing. */
+		fd = vj_socket();
+		if (fd < 0)
+			_exit(30);
+		errno = 0;
+		if (vj_bind(fd, self->ifb, 0) != -1 || errno != EPERM)
+			_exit(31);
+		/* Nor does a socket root created help. */
+		errno = 0;
+		if (vj_bind(self->fd, self->ifb, 0) != -1 || errno != EPERM)
+			_exit(32);
+		_exit(0);
+	}
+	userns_wait(_metadata, pid, "foreign netns");
+	/* Nothing was bound: the queue is free. */
+	vj_bind_b(_metadata, self);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lost wakeups: edge-triggered epoll against bursts                   */
+
+#define LW_FRAMES	20000
+#define LW_MIN_FRAMES	2000		/* a slow (debug) kernel sends at least this */
+#define LW_BUDGET_MS	30000		/* the sender stops after this, done or not */
+#define LW_WAIT_MS	5000
+
+struct lw_sender {
+	struct _test_data_ring *self;
+	pthread_t thread;
+	unsigned int seed;
+	__u32 window;
+	__u64 sent;
+	__u64 consumed;		/* written by the consumer */
+	int stop;
+	int done;		/* the sender sent its last frame */
+	int efd;		/* an eventfd it signals then, for the consumer's epoll */
+	int err;
+};
+
+static void *lw_sender_fn(void *arg)
+{
+	struct lw_sender *s = arg;
+	__u64 end = now_ns() + LW_BUDGET_MS * 1000000ULL;
+	__u8 buf[FRAME_MAX];
+	__u32 burst, k;
+	size_t len;
+
+	while (s->sent < LW_FRAMES && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		if (now_ns() > end)
+			break;
+		burst = 1 + rand_r(&s->seed) % 64;
+		for (k = 0; k < burst && s->sent < LW_FRAMES; k++) {
+			/* Never more than the window in flight: nothing drops. */
+			while (s->sent - __atomic_load_n(&s->consumed, __ATOMIC_ACQUIRE) >=
+			       s->window) {
+				if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+					return NULL;
+				usleep(20);
+			}
+			len = build_raw(s->self, buf, 60 + s->sent % 200, s->sent, ETH_P_VJTEST);
+			if (send(s->self->pkt, buf, len, 0) != (ssize_t)len) {
+				if (errno == EAGAIN || errno == ENOBUFS || errno == EINTR) {
+					usleep(100);
+					k--;
+					continue;
+				}
+				s->err = errno;
+				return NULL;
+			}
+			__atomic_store_n(&s->sent, s->sent + 1, __ATOMIC_RELEASE);
+		}
+		switch (rand_r(&s->seed) % 4) {
+		case 0:
+			break;
+		case 1:
+			sched_yield();
+			break;
+		case 2:
+			usleep(rand_r(&s->seed) % 50);
+			break;
+		default:
+			usleep(rand_r(&s->seed) % 2000);
+			break;
+		}
+	}
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	if (eventfd_write(s->efd, 1))
+		s->err = errno;
+	return NULL;
+}
+
+TEST_F_TIMEOUT(ring, epoll_et_lost_wakeup_stress, 180)
+{
+	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET };
+	struct lw_sender s = { 0 };
+	__u64 got = 0, sleeps = 0, empty_wakeups = 0, timeouts = 0, max_wait = 0, t0, dt;
+	struct ring *r = &self->r;
+	struct vj_statistics st;
+	int ep, n;
+
+	setup_channel(_metadata, self);
+	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	ep = epoll_create1(0);
+	ASSERT_LE(0, ep);
+	ev.data.fd = self->fd;
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->fd, &ev));
+	s.efd = eventfd(0, EFD_NONBLOCK);
+	ASSERT_LE(0, s.efd);
+	ev.events = EPOLLIN;
+	ev.data.fd = s.efd;
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, s.efd, &ev));
+
+	s.self = self;
+	s.seed = (unsigned int)now_ns();
+	s.window = r->off.nr_slots - 8;
+	TH_LOG("seed %u", s.seed);
+	ASSERT_EQ(0, pthread_create(&s.thread, NULL, lw_sender_fn, &s));
+
+	/* Until the sender is done and everything it sent is consumed. */
+	while (!__atomic_load_n(&s.done, __ATOMIC_ACQUIRE) ||
+	       got < __atomic_load_n(&s.sent, __ATOMIC_ACQUIRE)) {
+		__u32 prod = __atomic_load_n(r->prod, __ATOMIC_ACQUIRE), len;
+		const __u8 *fr;
+
+		if (prod != r->next) {
+			ASSERT_GE(r->off.nr_slots, prod - r->next);
+			while (r->next != prod) {
+				fr = ring_frame(_metadata, r, r->next, &len, NULL);
+				ASSERT_EQ(got, raw_seq(fr, len)) TH_LOG("frame lost or reordered");
+				expect_raw(_metadata, self, fr, len, got, 60 + got % 200);
+				r->next++;
+				got++;
+			}
+			ring_release(r);
+			__atomic_store_n(&s.consumed, got, __ATOMIC_RELEASE);
+			continue;
+		}
+		/* Empty: the documented way to sleep. */
+		__atomic_store_n(r->flags, VJ_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+		__sync_synchronize();
+		if (__atomic_load_n(r->prod, __ATOMIC_ACQUIRE) != r->next) {
+			__atomic_store_n(r->flags, 0, __ATOMIC_RELAXED);
+			continue;
+		}
+		sleeps++;
+		t0 = now_ns();
+		n = epoll_wait(ep, &ev, 1, LW_WAIT_MS);
+		dt = now_ns() - t0;
+		__atomic_store_n(r->flags, 0, __ATOMIC_RELAXED);
+		ASSERT_LE(0, n) TH_LOG("epoll_wait: %s", strerror(errno));
+		if (dt > max_wait)
+			max_wait = dt;
+		if (n == 0) {
+			__u64 sent = __atomic_load_n(&s.sent, __ATOMIC_ACQUIRE);
+
+			timeouts++;
+			vj_stats(_metadata, self->fd, &st);
+			/* Frames were outstanding, and no wakeup came for 5 s. */
+			ASSERT_GE(got + st.rx_ring_full, sent)
+				TH_LOG("lost wakeup: sent %llu, got %llu, producer %u, next %u",
+				       (unsigned long long)sent, (unsigned long long)got,
+				       __atomic_load_n(r->prod, __ATOMIC_ACQUIRE), r->next);
+			ASSERT_EQ(0, s.err) TH_LOG("sender: %s", strerror(s.err));
+		} else if (ev.data.fd == self->fd &&
+			   __atomic_load_n(r->prod, __ATOMIC_ACQUIRE) == r->next) {
+			empty_wakeups++;
+		}
+	}
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(s.thread, NULL);
+	close(ep);
+	close(s.efd);
+	EXPECT_EQ(0, s.err) TH_LOG("sender: %s", strerror(s.err));
+	vj_stats(_metadata, self->fd, &st);
+	TH_LOG("%llu frames, %llu sleeps, %llu wakeups (%llu empty), %llu timeouts, %llu us max",
+	       (unsigned long long)got, (unsigned long long)sleeps,
+	       (unsigned long long)st.rx_wakeups, (unsigned long long)empty_wakeups,
+	       (unsigned long long)timeouts, (unsigned long long)(max_wait / 1000));
+	/* The sender never pauses for long unless the consumer is behind. */
+	EXPECT_EQ(0U, timeouts);
+	if (s.sent < LW_FRAMES)
+		TH_LOG("slow kernel: the sender stopped after %u ms", LW_BUDGET_MS);
+	EXPECT_LE((__u64)LW_MIN_FRAMES, s.sent);
+	EXPECT_EQ(s.sent, got);
+	EXPECT_EQ(s.sent, st.rx_packets);
+	EXPECT_EQ(0U, st.rx_ring_full);
+	EXPECT_EQ(0U, st.rx_invalid_consumer);
+	EXPECT_LT(0U, sleeps);
+	EXPECT_LT(0U, st.rx_wakeups);
+	EXPECT_LE(st.rx_wakeups, sleeps + s.sent);
 }
 
 TEST_HARNESS_MAIN

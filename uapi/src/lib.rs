@@ -86,6 +86,11 @@ pub const VJ_FEATURE_FILTER_ETHERTYPE: u64 = 1 << 2;
 /// `VJ_FEATURE_FILTER_IP`: [`VJ_FEATURES`] bit: [`VJ_FILTER_IPV4`] and [`VJ_FILTER_IPV6`]
 /// filters.
 pub const VJ_FEATURE_FILTER_IP: u64 = 1 << 3;
+/// `VJ_FEATURE_NF_INGRESS`: [`VJ_FEATURES`] bit: the netfilter ingress policy of the device
+/// (nftables `netdev`/`inet` ingress chains) applies to frames delivered into the ring.
+pub const VJ_FEATURE_NF_INGRESS: u64 = 1 << 4;
+/// `VJ_FEATURE_MEMLOCK`: [`VJ_FEATURES`] bit: rings are charged to `RLIMIT_MEMLOCK`.
+pub const VJ_FEATURE_MEMLOCK: u64 = 1 << 5;
 
 /// `VJ_MMAP_OFFSET_RX_RING`: `mmap(2)` offset of the receive ring.
 pub const VJ_MMAP_OFFSET_RX_RING: u64 = 0;
@@ -172,11 +177,18 @@ pub struct Statistics {
     pub rx_bad_length: u64,
     /// Wakeups done because [`VJ_RING_NEED_WAKEUP`] was set.
     pub rx_wakeups: u64,
+    /// Frames the device's netfilter ingress policy dropped (since
+    /// [`VJ_STATISTICS_SIZE_VER1`]).
+    pub rx_nf_dropped: u64,
+    /// Frames dropped: no memory for a copy (since [`VJ_STATISTICS_SIZE_VER1`]).
+    pub rx_nomem: u64,
 }
 
 /// `VJ_STATISTICS_SIZE_VER0`: the size of the first version of [`Statistics`], the least
 /// `optlen` [`VJ_STATISTICS`] accepts.
 pub const VJ_STATISTICS_SIZE_VER0: usize = 64;
+/// `VJ_STATISTICS_SIZE_VER1`: the size of [`Statistics`] with `rx_nf_dropped` and `rx_nomem`.
+pub const VJ_STATISTICS_SIZE_VER1: usize = 80;
 
 // struct vj_filter.type
 
@@ -234,6 +246,6 @@ pub struct Filter {
 const _: () = assert!(size_of::<SockaddrVj>() == 16);
 const _: () = assert!(size_of::<RingOffsets>() == 96);
 const _: () = assert!(size_of::<Desc>() == 32);
-const _: () = assert!(size_of::<Statistics>() == 64);
+const _: () = assert!(size_of::<Statistics>() == VJ_STATISTICS_SIZE_VER1);
 const _: () = assert!(size_of::<Filter>() == 48);
 const _: () = assert!(size_of::<Statistics>() >= VJ_STATISTICS_SIZE_VER0);

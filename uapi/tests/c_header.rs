@@ -47,9 +47,12 @@ fn rust_consts() -> Vec<Const> {
         VJ_FEATURE_NEED_WAKEUP,
         VJ_FEATURE_FILTER_ETHERTYPE,
         VJ_FEATURE_FILTER_IP,
+        VJ_FEATURE_NF_INGRESS,
+        VJ_FEATURE_MEMLOCK,
         VJ_MMAP_OFFSET_RX_RING,
         VJ_RING_NEED_WAKEUP,
         VJ_STATISTICS_SIZE_VER0,
+        VJ_STATISTICS_SIZE_VER1,
         VJ_FILTER_ETHERTYPE,
         VJ_FILTER_IPV4,
         VJ_FILTER_IPV6,
@@ -106,6 +109,7 @@ fn rust_layouts() -> Vec<(&'static str, Layout)> {
         uapi::Statistics => "vj_statistics" {
             rx_packets, rx_bytes, rx_stack, rx_copies,
             rx_ring_full, rx_invalid_consumer, rx_bad_length, rx_wakeups,
+            rx_nf_dropped, rx_nomem,
         }
         uapi::Filter => "vj_filter" {
             r#type, flags, ethertype, l4_proto, reserved0, dst_port,

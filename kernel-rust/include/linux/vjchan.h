@@ -23,6 +23,7 @@
 #include <linux/errno.h>
 #include <linux/etherdevice.h>
 #include <linux/netdevice.h>
+#include <linux/netfilter_netdev.h>
 #include <linux/rcupdate.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
@@ -250,6 +251,51 @@ static inline int vj_rx_copy_to_stack(struct net_device *dev,
 	skb->protocol = eth_type_trans(skb, dev);
 	netif_rx(skb);
 	return 0;
+}
+
+/* Whether @dev has netfilter ingress hooks (nftables netdev or inet ingress
+ * chains) that a frame bound for a channel must pass: a static key and a
+ * pointer test, so channels pay nothing for policy nobody set.
+ */
+static inline bool vj_rx_nf_ingress_active(const struct net_device *dev)
+{
+	return nf_hook_ingress_dev_active(dev);
+}
+
+/* Runs the netfilter ingress hooks of @dev on a copy of the @len-byte
+ * Ethernet frame at @data, which a channel of @dev is about to deliver.  The
+ * hooks see the frame as the stack would have, with the Ethernet header
+ * pulled; the caller, a driver's receive path, has bottom halves disabled.  @data may be memory that user space writes
+ * concurrently: the hooks see a snapshot.
+ *
+ * Returns 1 if the frame may be delivered, 0 if the policy dropped it (or
+ * took it: a stolen copy is the hook's), -EINVAL if it is shorter than an
+ * Ethernet header and -ENOMEM if no copy could be made.
+ */
+static inline int vj_rx_nf_ingress(struct net_device *dev, const void *data,
+				   unsigned int len)
+{
+	struct sk_buff *skb;
+	int ret;
+
+	if (len < ETH_HLEN)
+		return -EINVAL;
+	skb = netdev_alloc_skb_ip_align(dev, len);
+	if (!skb)
+		return -ENOMEM;
+	skb_put_data(skb, data, len);
+	skb->protocol = eth_type_trans(skb, dev);
+	skb_reset_network_header(skb);
+	skb_reset_transport_header(skb);
+	skb_reset_mac_len(skb);
+	rcu_read_lock();
+	ret = nf_hook_ingress(skb);
+	rcu_read_unlock();
+	/* < 0: dropped and freed, or stolen; >= 0: accepted, still ours. */
+	if (ret < 0)
+		return 0;
+	consume_skb(skb);
+	return 1;
 }
 
 #else /* !CONFIG_VJCHAN */

@@ -207,6 +207,8 @@ struct Stats {
     rx_invalid_consumer: u64,
     rx_bad_length: u64,
     rx_wakeups: u64,
+    rx_nf_dropped: u64,
+    rx_nomem: u64,
 }
 
 // SAFETY: Integers only, so any bytes are a valid value.
@@ -221,7 +223,7 @@ const _: () = {
     assert!(size_of::<RingOffsets>() == size_of::<uapi::vj_ring_offsets>());
     assert!(size_of::<RingOffsets>() == 96);
     assert!(size_of::<Stats>() == size_of::<uapi::vj_statistics>());
-    assert!(size_of::<Stats>() == 64);
+    assert!(size_of::<Stats>() == uapi::VJ_STATISTICS_SIZE_VER1 as usize);
     assert!(size_of::<Stats>() >= uapi::VJ_STATISTICS_SIZE_VER0 as usize);
     assert!(size_of::<uapi::vj_desc>() == DESC_SIZE);
     assert!(size_of::<uapi::vj_filter>() == UAPI_FILTER_SIZE);
@@ -246,7 +248,9 @@ const OFFSETS: RingOffsets = RingOffsets {
 const FEATURES: u64 = uapi::VJ_FEATURE_RX_RING as u64
     | uapi::VJ_FEATURE_NEED_WAKEUP as u64
     | uapi::VJ_FEATURE_FILTER_ETHERTYPE as u64
-    | uapi::VJ_FEATURE_FILTER_IP as u64;
+    | uapi::VJ_FEATURE_FILTER_IP as u64
+    | uapi::VJ_FEATURE_NF_INGRESS as u64
+    | uapi::VJ_FEATURE_MEMLOCK as u64;
 
 /// Where the frame of buffer `id` starts in the mapping.
 fn frame_offset(id: BufId) -> usize {
@@ -388,14 +392,17 @@ impl Chan {
         st.stats.rx_bytes += u64::from(len);
         // (B): pairs with (C) in user space.
         let _ = pages.store_u32_release(PRODUCER_OFF, st.ring.producer());
-        drop(st);
         if written.is_err() {
             return RxResult::Drop;
         }
         // (F): pairs with (E) in user space.
         smp_mb(Full);
-        if pages.load_u32(FLAGS_OFF).unwrap_or(0) & NEED_WAKEUP != 0 {
-            self.rx.lock().stats.rx_wakeups += 1;
+        let wake = pages.load_u32(FLAGS_OFF).unwrap_or(0) & NEED_WAKEUP != 0;
+        if wake {
+            st.stats.rx_wakeups += 1;
+        }
+        drop(st);
+        if wake {
             if let Some(sk) = self.sk.as_ref() {
                 sk.data_ready();
             }
@@ -409,23 +416,16 @@ impl RxChannel for Chan {
         let pages = self.pages.as_ref()?;
         let id = {
             let mut st = self.rx.lock();
-            match st.ring.get_buffer() {
-                Some(id) => id,
-                None => {
-                    st.refresh_consumer(pages);
-                    match st.ring.get_buffer() {
-                        Some(id) => id,
-                        None => {
-                            // Full because user space holds slots (not because the driver
-                            // holds every buffer, posted ahead of frames).
-                            if st.ring.published() != 0 {
-                                st.stats.rx_ring_full += 1;
-                            }
-                            return None;
-                        }
-                    }
-                }
+            let id = st.ring.get_buffer().or_else(|| {
+                st.refresh_consumer(pages);
+                st.ring.get_buffer()
+            });
+            // Full because user space holds slots (not because the driver holds every
+            // buffer, posted ahead of frames).
+            if id.is_none() && st.ring.published() != 0 {
+                st.stats.rx_ring_full += 1;
             }
+            id?
         };
         let Some((page, offset)) = pages.page_at(frame_offset(id)) else {
             let _ = self.rx.lock().ring.recycle(id);
@@ -463,19 +463,38 @@ impl RxChannel for Chan {
             return RxResult::Drop;
         }
         let headers = Headers::parse(copy.get(..n).unwrap_or(&[]));
-        let st = self.rx.lock();
-        if st.matches(&headers) {
-            return self.publish(pages, st, id, len);
+        if self.rx.lock().matches(&headers) {
+            // The device's netfilter ingress policy applies to the channel's frames as it would
+            // to the stack's: a frame it drops is not delivered (see the rst).
+            if dev.nf_ingress_active() {
+                let verdict = dev.nf_ingress(pages, frame_offset(id), size);
+                if verdict != Ok(true) {
+                    let mut st = self.rx.lock();
+                    if st.ring.recycle(id).is_ok() {
+                        match verdict {
+                            Ok(_) => st.stats.rx_nf_dropped += 1,
+                            Err(e) if e == ENOMEM => st.stats.rx_nomem += 1,
+                            Err(_) => st.stats.rx_bad_length += 1,
+                        }
+                    }
+                    return RxResult::Drop;
+                }
+            }
+            return self.publish(pages, self.rx.lock(), id, len);
         }
-        drop(st);
-        // No filter matched: a copy goes to the stack, then the buffer is free again.
+        // No filter matched: a copy goes to the stack (whose policy applies there), then the
+        // buffer is free again.
         let sent = dev.receive_copy(pages, frame_offset(id), size);
         let mut st = self.rx.lock();
         if st.ring.recycle(id).is_err() {
             return RxResult::Drop;
         }
-        if sent.is_err() {
-            st.stats.rx_bad_length += 1;
+        if let Err(e) = sent {
+            if e == ENOMEM {
+                st.stats.rx_nomem += 1;
+            } else {
+                st.stats.rx_bad_length += 1;
+            }
             return RxResult::Drop;
         }
         st.stats.rx_stack += 1;
@@ -531,10 +550,11 @@ impl socket::Socket for Chan {
             return Err(EPERM);
         }
         // The ring is allocated before the locks are taken: 256 pages, accounted to the
-        // caller's memory cgroup.
+        // caller's memory cgroup and charged to its user's RLIMIT_MEMLOCK (ENOBUFS beyond it)
+        // until the channel is freed.
         let pages = match this.pages.as_ref() {
             Some(_) => None,
-            None => Some(SharedPages::new(NR_PAGES, GFP_KERNEL_ACCOUNT)?),
+            None => Some(SharedPages::new_memlock(NR_PAGES, GFP_KERNEL_ACCOUNT)?),
         };
         let rtnl = Rtnl::lock();
         let mut b = this.binding.lock();

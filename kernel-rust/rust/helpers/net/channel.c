@@ -37,4 +37,17 @@ __rust_helper int rust_helper_vj_rx_copy_to_stack(struct net_device *dev,
 	return vj_rx_copy_to_stack(dev, data, len);
 }
 
+__rust_helper bool
+rust_helper_vj_rx_nf_ingress_active(const struct net_device *dev)
+{
+	return vj_rx_nf_ingress_active(dev);
+}
+
+__rust_helper int rust_helper_vj_rx_nf_ingress(struct net_device *dev,
+					       const void *data,
+					       unsigned int len)
+{
+	return vj_rx_nf_ingress(dev, data, len);
+}
+
 #endif

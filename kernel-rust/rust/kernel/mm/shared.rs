@@ -20,7 +20,83 @@ use crate::{
     prelude::*,
     sync::atomic::{Atomic, AtomicType, Relaxed, Release},
 };
-use core::ptr;
+use core::ptr::{self, NonNull};
+
+/// Pages charged to the locked-memory limit (`RLIMIT_MEMLOCK`) of the user who allocated them,
+/// as AF_XDP and io_uring charge memory that user space keeps pinned; uncharged when dropped.
+///
+/// A caller with `CAP_IPC_LOCK` is not limited, and nothing is charged for it.
+///
+/// # Invariants
+///
+/// If `user` is `Some`, `self` holds a reference on that `struct user_struct` (`get_uid()`),
+/// and `pages` pages of its `locked_vm` were added by `self`.
+pub struct MemlockCharge {
+    user: Option<NonNull<bindings::user_struct>>,
+    pages: usize,
+}
+
+// SAFETY: The charge is a counted reference on a user and an amount; any thread may drop it.
+unsafe impl Send for MemlockCharge {}
+// SAFETY: `&MemlockCharge` allows nothing.
+unsafe impl Sync for MemlockCharge {}
+
+impl MemlockCharge {
+    /// Charges `pages` pages to the calling task's user: `ENOBUFS` if that user's locked memory
+    /// would then exceed the task's `RLIMIT_MEMLOCK`.
+    pub fn new(pages: usize) -> Result<Self> {
+        // SAFETY: No preconditions; called from process context.
+        if unsafe { bindings::capable(bindings::CAP_IPC_LOCK as i32) } {
+            return Ok(Self {
+                user: None,
+                pages: 0,
+            });
+        }
+        // SAFETY: No preconditions; reads the current task's limit.
+        let limit = unsafe { bindings::rlimit(bindings::RLIMIT_MEMLOCK) } / PAGE_SIZE;
+        // SAFETY: No preconditions; returns the current task's user with a reference taken.
+        let user = NonNull::new(unsafe { bindings::get_current_user() }).ok_or(ENOMEM)?;
+        let locked = Self::locked_vm(user);
+        let mut old = locked.load(Relaxed);
+        loop {
+            let new = match old.checked_add(pages) {
+                Some(new) if new <= limit => new,
+                _ => {
+                    // SAFETY: Drops the reference taken above.
+                    unsafe { bindings::free_uid(user.as_ptr()) };
+                    return Err(ENOBUFS);
+                }
+            };
+            match locked.cmpxchg(old, new, Relaxed) {
+                Ok(_) => break,
+                Err(cur) => old = cur,
+            }
+        }
+        // INVARIANT: the reference was taken and the pages added above.
+        Ok(Self {
+            user: Some(user),
+            pages,
+        })
+    }
+
+    /// The `locked_vm` counter of `user`.
+    fn locked_vm<'a>(user: NonNull<bindings::user_struct>) -> &'a Atomic<usize> {
+        // SAFETY: `user` is valid while a reference is held, which callers do for `'a`;
+        // `locked_vm` is an `atomic_long_t`, an aligned word that C also only accesses
+        // atomically, and has the size and alignment of `usize`.
+        unsafe { Atomic::from_ptr((&raw mut (*user.as_ptr()).locked_vm.counter).cast()) }
+    }
+}
+
+impl Drop for MemlockCharge {
+    fn drop(&mut self) {
+        if let Some(user) = self.user {
+            let _ = Self::locked_vm(user).fetch_sub(self.pages, Relaxed);
+            // SAFETY: By the type invariant, `self` holds this reference; it is dropped once.
+            unsafe { bindings::free_uid(user.as_ptr()) };
+        }
+    }
+}
 
 /// Order-0 pages shared with user space; see the [module documentation](self).
 ///
@@ -31,6 +107,8 @@ use core::ptr;
 /// reference to it.
 pub struct SharedPages {
     pages: KVec<Page>,
+    /// Released after the pages (fields drop in order).
+    _charge: Option<MemlockCharge>,
 }
 
 impl SharedPages {
@@ -42,7 +120,20 @@ impl SharedPages {
             pages.push(Page::alloc_page(flags | __GFP_ZERO)?, flags)?;
         }
         // INVARIANT: the pages were just allocated zeroed and are owned by `pages`.
-        Ok(Self { pages })
+        Ok(Self {
+            pages,
+            _charge: None,
+        })
+    }
+
+    /// Like [`SharedPages::new`], and charges the pages to the calling task's user's
+    /// locked-memory limit ([`MemlockCharge`]) until they are freed: `ENOBUFS` over the limit.
+    pub fn new_memlock(count: usize, flags: Flags) -> Result<Self> {
+        let charge = MemlockCharge::new(count)?;
+        Ok(Self {
+            _charge: Some(charge),
+            ..Self::new(count, flags)?
+        })
     }
 
     /// The number of pages.

@@ -97,6 +97,40 @@ impl NetDevice {
         }?;
         crate::error::to_result(ret)
     }
+
+    /// Whether the device has netfilter ingress hooks (nftables `netdev` or `inet` chains of
+    /// type filter and hook `ingress`) that a frame received on it must pass.
+    ///
+    /// Cheap: a static key and a pointer test.
+    #[cfg(CONFIG_VJCHAN)]
+    pub fn nf_ingress_active(&self) -> bool {
+        // SAFETY: `self` is a valid device.
+        unsafe { bindings::vj_rx_nf_ingress_active(self.as_ptr()) }
+    }
+
+    /// Runs the device's netfilter ingress hooks on a copy of the Ethernet frame of `len` bytes
+    /// at `offset` in `pages`, as the stack would on receiving it. Returns whether the policy
+    /// accepts the frame; `EINVAL` if the frame is not within one page or shorter than an
+    /// Ethernet header, `ENOMEM` if no copy could be made.
+    ///
+    /// Called from a driver's receive path, with bottom halves disabled.
+    #[cfg(CONFIG_VJCHAN)]
+    pub fn nf_ingress(
+        &self,
+        pages: &crate::mm::shared::SharedPages,
+        offset: usize,
+        len: usize,
+    ) -> Result<bool> {
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: The helper copies exactly the `len` bytes at `p` into a new skb and keeps no
+        // pointer; it creates no Rust reference. `self` is a valid device.
+        let ret = unsafe {
+            pages.with_raw(offset, len, |p| {
+                bindings::vj_rx_nf_ingress(self.as_ptr(), p.cast(), len32)
+            })
+        }?;
+        crate::error::to_result(ret).map(|()| ret > 0)
+    }
 }
 
 /// Holds the RTNL lock (`rtnl_lock()`) until dropped.
