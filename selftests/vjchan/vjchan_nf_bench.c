@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 	__u8 *map;
 
 	if (frames < BATCH || frames % BATCH || rounds < 1 || rounds > MAX_ROUNDS) {
-		fprintf(stderr, "usage: vjchan_nf_bench [frames, a multiple of %d] [rounds <= %d]\n",
+		fprintf(stderr, "usage: vjchan_nf_bench [frames: n * %d] [rounds <= %d]\n",
 			BATCH, MAX_ROUNDS);
 		return 2;
 	}

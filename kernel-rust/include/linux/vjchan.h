@@ -265,8 +265,9 @@ static inline bool vj_rx_nf_ingress_active(const struct net_device *dev)
 /* Runs the netfilter ingress hooks of @dev on a copy of the @len-byte
  * Ethernet frame at @data, which a channel of @dev is about to deliver.  The
  * hooks see the frame as the stack would have, with the Ethernet header
- * pulled; the caller, a driver's receive path, has bottom halves disabled.  @data may be memory that user space writes
- * concurrently: the hooks see a snapshot.
+ * pulled; the caller, a driver's receive path, has bottom halves disabled.
+ * @data may be memory that user space writes concurrently: the hooks see a
+ * snapshot.
  *
  * Returns 1 if the frame may be delivered, 0 if the policy dropped it (or
  * took it: a stolen copy is the hook's), -EINVAL if it is shorter than an
