@@ -20,6 +20,7 @@
 #ifndef _LINUX_VJCHAN_H
 #define _LINUX_VJCHAN_H
 
+#include <linux/err.h>
 #include <linux/errno.h>
 #include <linux/etherdevice.h>
 #include <linux/netdevice.h>
@@ -233,22 +234,37 @@ static inline unsigned int vj_num_rx_queues(const struct net_device *dev)
 	return dev->num_rx_queues;
 }
 
-/* Passes a copy of the @len-byte Ethernet frame at @data to the stack as
- * received on @dev.  @data may be memory that user space writes concurrently:
- * the skb gets a snapshot.
+/* A new skb holding a copy of the @len-byte Ethernet frame at @data, as
+ * received on @dev (eth_type_trans() done).  @data may be memory that user
+ * space writes concurrently: the skb gets a snapshot.  ERR_PTR(-EINVAL) if
+ * the frame is shorter than an Ethernet header, ERR_PTR(-ENOMEM) without
+ * memory.
  */
-static inline int vj_rx_copy_to_stack(struct net_device *dev,
-				      const void *data, unsigned int len)
+static inline struct sk_buff *vj_rx_skb_copy(struct net_device *dev,
+					     const void *data, unsigned int len)
 {
 	struct sk_buff *skb;
 
 	if (len < ETH_HLEN)
-		return -EINVAL;
+		return ERR_PTR(-EINVAL);
 	skb = netdev_alloc_skb_ip_align(dev, len);
 	if (!skb)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	skb_put_data(skb, data, len);
 	skb->protocol = eth_type_trans(skb, dev);
+	return skb;
+}
+
+/* Passes a copy of the @len-byte Ethernet frame at @data to the stack as
+ * received on @dev (see vj_rx_skb_copy()).
+ */
+static inline int vj_rx_copy_to_stack(struct net_device *dev,
+				      const void *data, unsigned int len)
+{
+	struct sk_buff *skb = vj_rx_skb_copy(dev, data, len);
+
+	if (IS_ERR(skb))
+		return PTR_ERR(skb);
 	netif_rx(skb);
 	return 0;
 }
@@ -276,16 +292,11 @@ static inline bool vj_rx_nf_ingress_active(const struct net_device *dev)
 static inline int vj_rx_nf_ingress(struct net_device *dev, const void *data,
 				   unsigned int len)
 {
-	struct sk_buff *skb;
+	struct sk_buff *skb = vj_rx_skb_copy(dev, data, len);
 	int ret;
 
-	if (len < ETH_HLEN)
-		return -EINVAL;
-	skb = netdev_alloc_skb_ip_align(dev, len);
-	if (!skb)
-		return -ENOMEM;
-	skb_put_data(skb, data, len);
-	skb->protocol = eth_type_trans(skb, dev);
+	if (IS_ERR(skb))
+		return PTR_ERR(skb);
 	skb_reset_network_header(skb);
 	skb_reset_transport_header(skb);
 	skb_reset_mac_len(skb);

@@ -211,6 +211,17 @@ struct Stats {
     rx_nomem: u64,
 }
 
+impl Stats {
+    /// Counts a frame dropped because no copy of it could be made: no memory, or too short.
+    fn count_copy_failure(&mut self, e: Error) {
+        if e == ENOMEM {
+            self.rx_nomem += 1;
+        } else {
+            self.rx_bad_length += 1;
+        }
+    }
+}
+
 // SAFETY: Integers only, so any bytes are a valid value.
 unsafe impl FromBytes for SockAddrVj {}
 // SAFETY: Integers only, no padding (the sizes are checked below).
@@ -463,25 +474,28 @@ impl RxChannel for Chan {
             return RxResult::Drop;
         }
         let headers = Headers::parse(copy.get(..n).unwrap_or(&[]));
-        if self.rx.lock().matches(&headers) {
+        let mut st = self.rx.lock();
+        if st.matches(&headers) {
             // The device's netfilter ingress policy applies to the channel's frames as it would
-            // to the stack's: a frame it drops is not delivered (see the rst).
+            // to the stack's: a frame it drops is not delivered (see the rst). The hooks run
+            // without the lock; without hooks the frame is published under the lock held.
             if dev.nf_ingress_active() {
+                drop(st);
                 let verdict = dev.nf_ingress(pages, frame_offset(id), size);
+                st = self.rx.lock();
                 if verdict != Ok(true) {
-                    let mut st = self.rx.lock();
                     if st.ring.recycle(id).is_ok() {
                         match verdict {
                             Ok(_) => st.stats.rx_nf_dropped += 1,
-                            Err(e) if e == ENOMEM => st.stats.rx_nomem += 1,
-                            Err(_) => st.stats.rx_bad_length += 1,
+                            Err(e) => st.stats.count_copy_failure(e),
                         }
                     }
                     return RxResult::Drop;
                 }
             }
-            return self.publish(pages, self.rx.lock(), id, len);
+            return self.publish(pages, st, id, len);
         }
+        drop(st);
         // No filter matched: a copy goes to the stack (whose policy applies there), then the
         // buffer is free again.
         let sent = dev.receive_copy(pages, frame_offset(id), size);
@@ -490,11 +504,7 @@ impl RxChannel for Chan {
             return RxResult::Drop;
         }
         if let Err(e) = sent {
-            if e == ENOMEM {
-                st.stats.rx_nomem += 1;
-            } else {
-                st.stats.rx_bad_length += 1;
-            }
+            st.stats.count_copy_failure(e);
             return RxResult::Drop;
         }
         st.stats.rx_stack += 1;
