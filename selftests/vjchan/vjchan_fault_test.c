@@ -56,6 +56,7 @@
 #include <linux/vjchan.h>
 
 #include "../../kselftest_harness.h"
+#include "vjchan_lib.h"
 
 #define DEV_A		"vjfa"
 #define DEV_B		"vjfb"
@@ -95,27 +96,6 @@ FIXTURE(fault)
 	char saved[NR_KNOBS][32];
 	int nr_saved;
 };
-
-static int run(const char *cmd)
-{
-	int ret = system(cmd);
-
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (ssize_t)strlen(val) ? 0 : -1;
-}
 
 static int read_file(const char *path, char *buf, size_t size)
 {

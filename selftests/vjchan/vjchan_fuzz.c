@@ -128,6 +128,7 @@
 #include <linux/vjchan.h>
 
 #include "../../kselftest.h"
+#include "vjchan_lib.h"
 
 #define NR_FDS		6	/* open channel sockets at most */
 #define NR_OBJS		16	/* sockets alive (open, or closed but mapped) */
@@ -456,18 +457,6 @@ static __u32 hash_bytes(const __u8 *p, size_t n)
 	for (i = 0; i < n; i++)
 		h = (h ^ p[i]) * 16777619u;
 	return h;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -1 : 0;
 }
 
 /* Run ip with the commands in @batch, one a line; returns its exit status. */

@@ -41,6 +41,8 @@
 #include <linux/types.h>
 #include <linux/vjchan.h>
 
+#include "vjchan_lib.h"
+
 #define PORT		9001
 #define FRAME_LEN	(ETH_HLEN + 20 + 8 + 64)
 #define BATCH		128
@@ -49,25 +51,10 @@
 
 static const char * const conf_name[NCONF] = { "none", "nomatch", "accept" };
 
-static int run(const char *cmd)
-{
-	int ret = system(cmd);
-
-	return ret == -1 || !WIFEXITED(ret) ? -1 : WEXITSTATUS(ret);
-}
-
 static void die(const char *what)
 {
 	fprintf(stderr, "vjchan_nf_bench: %s: %s\n", what, strerror(errno));
 	exit(1);
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -86,8 +73,8 @@ static void configure(int c)
 	if (run("nft add table netdev vjt") ||
 	    run("nft add chain netdev vjt in '{ type filter hook ingress device vjb priority 0;}'"))
 		die("nft chain");
-	if (run(c == 1 ? "nft add rule netdev vjt in udp dport 1 drop" :
-		"nft add rule netdev vjt in udp dport 9001 counter accept"))
+	if (run("nft add rule netdev vjt in udp dport %s",
+		c == 1 ? "1 drop" : "9001 counter accept"))
 		die("nft rule");
 }
 

@@ -35,6 +35,7 @@
 #include <linux/vjchan.h>
 
 #include "../../kselftest_harness.h"
+#include "vjchan_lib.h"
 
 #define DEV_A		"vja"
 #define DEV_B		"vjb"
@@ -67,30 +68,6 @@ FIXTURE(policy)
 	__u64 features;
 	int have_nft;
 };
-
-static __printf(1, 2) int run(const char *fmt, ...);
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
-static __u64 now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int vj_socket(void)
 {
@@ -139,22 +116,6 @@ static void vj_stats(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, getsockopt(fd, SOL_VJCHAN, VJ_STATISTICS, st, &len))
 		TH_LOG("VJ_STATISTICS: %s", strerror(errno));
 	ASSERT_EQ(VJ_STATISTICS_SIZE_VER1, (int)len);
-}
-
-static int set_effective_cap(int cap, int on)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	if (on)
-		data[CAP_TO_INDEX(cap)].effective |= CAP_TO_MASK(cap);
-	else
-		data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
-	return syscall(SYS_capset, &hdr, data);
 }
 
 static __u16 ip_csum(const __u8 *p, size_t len)
@@ -233,11 +194,11 @@ static void expect_frame(struct __test_metadata *_metadata,
 			 struct _test_data_policy *self, __u16 port, __u32 seq)
 {
 	struct ring *r = &self->r;
-	__u64 end = now_ms() + WAIT_MS;
+	__u64 end = now_ns() + WAIT_MS * 1000000ULL;
 	__u8 want[FRAME_LEN];
 	struct vj_desc d;
 
-	while (__atomic_load_n(r->prod, __ATOMIC_ACQUIRE) == r->next && now_ms() < end)
+	while (__atomic_load_n(r->prod, __ATOMIC_ACQUIRE) == r->next && now_ns() < end)
 		usleep(1000);
 	ASSERT_NE(r->next, __atomic_load_n(r->prod, __ATOMIC_ACQUIRE))
 		TH_LOG("frame %u to port %u did not arrive", seq, port);
@@ -521,7 +482,7 @@ static int memlock_ready(struct _test_data_policy *self, rlim_t limit)
 		return 0;
 	if (setrlimit(RLIMIT_MEMLOCK, &rl))
 		return 0;
-	return set_effective_cap(CAP_IPC_LOCK, 0) == 0;
+	return set_effective_cap(0, CAP_IPC_LOCK) == 0;
 }
 
 /* Binds a new socket to vjb queue @q; returns it, or -errno. */
@@ -592,7 +553,7 @@ TEST_F(policy, memlock_cap_ipc_lock_exempt)
 	if (!memlock_ready(self, 0))
 		SKIP(return, "no VJ_FEATURE_MEMLOCK, or cannot set the limit");
 	EXPECT_EQ(-ENOBUFS, bind_new(self, 0));
-	ASSERT_EQ(0, set_effective_cap(CAP_IPC_LOCK, 1));
+	ASSERT_EQ(0, set_effective_cap(1, CAP_IPC_LOCK));
 	a = bind_new(self, 0);
 	ASSERT_LE(0, a) TH_LOG("bind with CAP_IPC_LOCK: %s", strerror(-a));
 	b = bind_new(self, 1);

@@ -49,6 +49,7 @@
 #include <linux/vjchan.h>
 
 #include "../../kselftest_harness.h"
+#include "vjchan_lib.h"
 
 #define DEV_A		"vja"
 #define DEV_B		"vjb"
@@ -91,43 +92,6 @@ FIXTURE(ring)
 static long pagesz(void)
 {
 	return sysconf(_SC_PAGESIZE);
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-static __printf(1, 2) int run(const char *fmt, ...);
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
-/* Callers ignore failure: it is not fatal (e.g. no IPv6 in this kernel). */
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -1 : 0;
 }
 
 static int vj_socket(void)
@@ -203,45 +167,6 @@ static struct vj_filter filter_ip6(__u8 proto, __u16 port)
 	f.flags = VJ_FILTER_F_DST_PORT;
 	f.dst_port = htons(port);
 	return f;
-}
-
-/* Drop @cap from the effective set (it stays permitted). */
-static int drop_effective_cap(int cap)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_TO_INDEX(cap)].effective &= ~CAP_TO_MASK(cap);
-	return syscall(SYS_capset, &hdr, data);
-}
-
-static int raise_effective_cap(int cap)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return -1;
-	data[CAP_TO_INDEX(cap)].effective |= CAP_TO_MASK(cap);
-	return syscall(SYS_capset, &hdr, data);
-}
-
-static int have_effective_cap(int cap)
-{
-	struct __user_cap_header_struct hdr = {
-		.version = _LINUX_CAPABILITY_VERSION_3,
-	};
-	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
-
-	if (syscall(SYS_capget, &hdr, data))
-		return 0;
-	return !!(data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1056,7 +981,7 @@ TEST_F(ring, bind_without_cap_net_raw)
 {
 	if (!have_effective_cap(CAP_NET_RAW))
 		SKIP(return, "no CAP_NET_RAW to drop");
-	ASSERT_EQ(0, drop_effective_cap(CAP_NET_RAW)) TH_LOG("capset: %s", strerror(errno));
+	ASSERT_EQ(0, set_effective_cap(0, CAP_NET_RAW)) TH_LOG("capset: %s", strerror(errno));
 	ASSERT_FALSE(have_effective_cap(CAP_NET_RAW));
 
 	errno = 0;
@@ -1064,7 +989,7 @@ TEST_F(ring, bind_without_cap_net_raw)
 	EXPECT_EQ(EPERM, errno);
 
 	/* CAP_NET_RAW, and nothing else, was missing. */
-	ASSERT_EQ(0, raise_effective_cap(CAP_NET_RAW)) TH_LOG("capset: %s", strerror(errno));
+	ASSERT_EQ(0, set_effective_cap(1, CAP_NET_RAW)) TH_LOG("capset: %s", strerror(errno));
 	vj_bind_b(_metadata, self);
 }
 
@@ -4362,12 +4287,12 @@ TEST_F(ring, userns_own_netns_bind)
 			_exit(43);
 		/* The capability that counts is CAP_NET_RAW in this namespace. */
 		fd2 = vj_socket();
-		if (fd2 < 0 || drop_effective_cap(CAP_NET_RAW))
+		if (fd2 < 0 || set_effective_cap(0, CAP_NET_RAW))
 			_exit(26);
 		errno = 0;
 		if (vj_bind(fd2, a0, 0) != -1 || errno != EPERM)
 			_exit(27);
-		if (raise_effective_cap(CAP_NET_RAW) || vj_bind(fd2, a0, 0))
+		if (set_effective_cap(1, CAP_NET_RAW) || vj_bind(fd2, a0, 0))
 			_exit(28);
 		_exit(0);
 	}

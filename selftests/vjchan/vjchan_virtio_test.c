@@ -49,6 +49,7 @@
 #include <linux/vjchan.h>
 
 #include "../../kselftest_harness.h"
+#include "vjchan_lib.h"
 
 /* The harness: see the comment at the top. */
 #define GUEST_MAC	{ 0x52, 0x54, 0x00, 0x76, 0x6a, 0x01 }
@@ -146,14 +147,6 @@ FIXTURE(virtio)
 /* ------------------------------------------------------------------ */
 /* Small helpers that do not report.                                   */
 
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* Milliseconds from now until @end (ns), at least 0. */
 static int ms_until(__u64 end)
 {
@@ -162,35 +155,6 @@ static int ms_until(__u64 end)
 	if (now >= end)
 		return 0;
 	return (int)((end - now + 999999) / 1000000);
-}
-
-static __printf(1, 2) int run(const char *fmt, ...);
-static int run(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-	int ret;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	ret = system(cmd);
-	if (ret == -1 || !WIFEXITED(ret))
-		return -1;
-	return WEXITSTATUS(ret);
-}
-
-/* Callers ignore failure: it is not fatal (e.g. no IPv6 in this kernel). */
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -1 : 0;
 }
 
 /* The interface with the harness's MAC address: its index, 0 if none. */
