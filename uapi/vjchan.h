@@ -39,9 +39,12 @@
 
 /*
  * bind(2): attach the channel to receive queue svj_queue_id of the device
- * svj_ifindex, in the socket's network namespace.  Needs CAP_NET_RAW in
- * the user namespace that owns that network namespace.  A socket is bound
- * once; a queue has at most one channel.
+ * svj_ifindex, in the socket's network namespace.  A device channel can
+ * take any traffic of its queue, so binding, mapping the ring and changing
+ * filters need CAP_NET_ADMIN in the user namespace that owns that network
+ * namespace, both for the socket's opener and for the caller.  A socket is
+ * bound once (a failed bind leaves nothing allocated); a queue has at most
+ * one channel.
  */
 struct sockaddr_vj {
 	__u16	svj_family;	/* AF_VJCHAN */
@@ -65,15 +68,16 @@ struct sockaddr_vj {
 #define VJ_FEATURE_FILTER_IP		(1ULL << 3)
 #define VJ_FEATURE_NF_INGRESS		(1ULL << 4)	/* netfilter ingress policy applies */
 #define VJ_FEATURE_MEMLOCK		(1ULL << 5)	/* rings charged to RLIMIT_MEMLOCK */
+#define VJ_FEATURE_STATUS		(1ULL << 6)	/* vj_ring_offsets.status is valid */
 
 /* mmap(2) offset of the receive ring. */
 #define VJ_MMAP_OFFSET_RX_RING	0ULL
 
 /*
  * Where the parts of the ring are, as byte offsets from the start of the
- * mapping.  The producer index is written by the kernel only; the consumer
- * index and the flags word by user space only; each sits on a cache line of
- * its own.
+ * mapping.  The producer index and the status word are written by the kernel
+ * only; the consumer index and the flags word by user space only; each sits
+ * on a cache line of its own.
  */
 struct vj_ring_offsets {
 	__u64	mmap_size;	/* bytes to map at VJ_MMAP_OFFSET_RX_RING */
@@ -86,11 +90,26 @@ struct vj_ring_offsets {
 	__u32	desc_size;	/* >= sizeof(struct vj_desc) */
 	__u32	buf_size;	/* bytes per buffer, headroom included */
 	__u32	headroom;	/* bytes before the frame in each buffer */
-	__u64	reserved[4];
+	__u64	status;		/* __u32, kernel-written, VJ_RING_STATUS_* bits
+				 * (with VJ_FEATURE_STATUS; else 0)
+				 */
+	__u64	reserved[3];
 };
 
 /* Bits of the flags word. */
 #define VJ_RING_NEED_WAKEUP	(1U << 0)	/* wake me when the producer moves */
+
+/* Bits of the status word, set by the kernel.  Unknown bits are ignored. */
+#define VJ_RING_STATUS_DEV_GONE	(1U << 0)	/* the device went away: the channel
+						 * is unbound for good (poll() also
+						 * says EPOLLERR|EPOLLHUP, SO_ERROR
+						 * ENODEV)
+						 */
+#define VJ_RING_STATUS_NEED_KICK (1U << 1)	/* the driver found the ring full
+						 * and holds no buffer: after
+						 * releasing slots, call poll() so
+						 * that it refills
+						 */
 
 /* One slot of the ring: where the frame of that slot is. */
 struct vj_desc {

@@ -43,8 +43,11 @@ pub const VJCHAN_PROTO_DEFAULT: i32 = 0;
 /// `struct sockaddr_vj`, the address of `bind(2)`.
 ///
 /// bind(2): attach the channel to receive queue `svj_queue_id` of the device `svj_ifindex`,
-/// in the socket's network namespace.  Needs `CAP_NET_RAW` in the user namespace that owns
-/// that network namespace.  A socket is bound once; a queue has at most one channel.
+/// in the socket's network namespace.  A device channel can take any traffic of its queue, so
+/// binding, mapping the ring and changing filters need `CAP_NET_ADMIN` in the user namespace
+/// that owns that network namespace, both for the socket's opener and for the caller.  A
+/// socket is bound once (a failed bind leaves nothing allocated); a queue has at most one
+/// channel.
 #[repr(C)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -91,6 +94,8 @@ pub const VJ_FEATURE_FILTER_IP: u64 = 1 << 3;
 pub const VJ_FEATURE_NF_INGRESS: u64 = 1 << 4;
 /// `VJ_FEATURE_MEMLOCK`: [`VJ_FEATURES`] bit: rings are charged to `RLIMIT_MEMLOCK`.
 pub const VJ_FEATURE_MEMLOCK: u64 = 1 << 5;
+/// `VJ_FEATURE_STATUS`: [`VJ_FEATURES`] bit: [`RingOffsets::status`] is valid.
+pub const VJ_FEATURE_STATUS: u64 = 1 << 6;
 
 /// `VJ_MMAP_OFFSET_RX_RING`: `mmap(2)` offset of the receive ring.
 pub const VJ_MMAP_OFFSET_RX_RING: u64 = 0;
@@ -98,8 +103,8 @@ pub const VJ_MMAP_OFFSET_RX_RING: u64 = 0;
 /// `struct vj_ring_offsets`, the value of [`VJ_RING_OFFSETS`].
 ///
 /// Where the parts of the ring are, as byte offsets from the start of the mapping.  The
-/// producer index is written by the kernel only; the consumer index and the flags word by
-/// user space only; each sits on a cache line of its own.
+/// producer index and the status word are written by the kernel only; the consumer index and
+/// the flags word by user space only; each sits on a cache line of its own.
 #[repr(C)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -125,12 +130,23 @@ pub struct RingOffsets {
     pub buf_size: u32,
     /// Bytes before the frame in each buffer.
     pub headroom: u32,
+    /// Status word: `__u32`, kernel-written, `VJ_RING_STATUS_*` bits (with
+    /// [`VJ_FEATURE_STATUS`]; else 0).
+    pub status: u64,
     /// Reserved.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 3],
 }
 
 /// `VJ_RING_NEED_WAKEUP`: bit of the flags word: wake me when the producer moves.
 pub const VJ_RING_NEED_WAKEUP: u32 = 1 << 0;
+
+/// `VJ_RING_STATUS_DEV_GONE`: bit of the status word: the device went away; the channel is
+/// unbound for good (`poll()` also says `EPOLLERR | EPOLLHUP`, `SO_ERROR` `ENODEV`).
+/// Unknown bits of the status word are ignored.
+pub const VJ_RING_STATUS_DEV_GONE: u32 = 1 << 0;
+/// `VJ_RING_STATUS_NEED_KICK`: bit of the status word: the driver found the ring full and
+/// holds no buffer: after releasing slots, call `poll()` so that it refills.
+pub const VJ_RING_STATUS_NEED_KICK: u32 = 1 << 1;
 
 /// `struct vj_desc`: one slot of the ring: where the frame of that slot is.
 #[repr(C)]

@@ -49,8 +49,11 @@ fn rust_consts() -> Vec<Const> {
         VJ_FEATURE_FILTER_IP,
         VJ_FEATURE_NF_INGRESS,
         VJ_FEATURE_MEMLOCK,
+        VJ_FEATURE_STATUS,
         VJ_MMAP_OFFSET_RX_RING,
         VJ_RING_NEED_WAKEUP,
+        VJ_RING_STATUS_DEV_GONE,
+        VJ_RING_STATUS_NEED_KICK,
         VJ_STATISTICS_SIZE_VER0,
         VJ_STATISTICS_SIZE_VER1,
         VJ_FILTER_ETHERTYPE,
@@ -101,7 +104,7 @@ fn rust_layouts() -> Vec<(&'static str, Layout)> {
         }
         uapi::RingOffsets => "vj_ring_offsets" {
             mmap_size, producer, consumer, flags, desc, buffers,
-            nr_slots, desc_size, buf_size, headroom, reserved,
+            nr_slots, desc_size, buf_size, headroom, status, reserved,
         }
         uapi::Desc => "vj_desc" {
             addr, len, flags, rxhash, reserved, tstamp,

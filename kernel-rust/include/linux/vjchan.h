@@ -4,12 +4,20 @@
  *
  * A channel is bound to one receive queue of a device.  A driver that
  * supports channels asks, for each receive queue, whether a channel is bound
- * to it (vj_rx_channel()).  If so, it takes buffers from the channel
- * (vj_get_buffer()) to receive into, before the frames arrive, and hands
- * each filled buffer back with vj_netif_rx(), which either publishes the
- * frame to the channel's ring without a copy or passes a copy of it to the
- * normal stack.  Buffers the driver no longer needs go back with
- * vj_put_buffer().
+ * to it (vj_rx_channel()).  There are two ways to fill it:
+ *
+ * - A driver that DMAs (virtio-net) takes buffers from the channel
+ *   (vj_get_buffer()) to receive into, before the frames arrive, and hands
+ *   each filled buffer back with vj_netif_rx(), which publishes the frame to
+ *   the channel's ring without a copy if it matches one of the channel's
+ *   filters, or passes a copy of it to the normal stack.  Every decision,
+ *   and every byte passed to the stack, comes from one read of the buffer
+ *   (user space may write it at any time).  Buffers the driver no longer
+ *   needs go back with vj_put_buffer().
+ * - A driver that receives skbs (veth) offers each one with vj_rx_skb().
+ *   Frames that match no filter stay on the driver's normal path untouched;
+ *   frames that match are completed (segmented, checksummed, tagged in band)
+ *   and copied into a channel buffer, the copy standing for the DMA.
  *
  * The channel is implemented by net/vjchan/ (in Rust); this header only
  * calls through the channel's operations, so drivers need no symbol of it
@@ -23,11 +31,15 @@
 #include <linux/err.h>
 #include <linux/errno.h>
 #include <linux/etherdevice.h>
+#include <linux/highmem.h>
+#include <linux/if_vlan.h>
 #include <linux/netdevice.h>
 #include <linux/netfilter_netdev.h>
 #include <linux/rcupdate.h>
 #include <linux/rtnetlink.h>
 #include <linux/skbuff.h>
+#include <linux/unaligned.h>
+#include <net/gso.h>
 #include <net/netdev_rx_queue.h>
 
 struct page;
@@ -47,12 +59,27 @@ struct vj_buf {
 	u32 id;
 };
 
-/* What vj_netif_rx() did with a frame. */
+/* What vj_netif_rx() and vj_rx_skb() did with a frame. */
 enum vj_rx_result {
 	VJ_RX_RING,	/* published to the channel's ring, no copy */
 	VJ_RX_STACK,	/* matched no filter: a copy went to the stack */
-	VJ_RX_DROP,	/* dropped (bad length, no memory); counted */
+	VJ_RX_DROP,	/* dropped (bad length, no memory, policy); counted */
+	VJ_RX_PASS,	/* vj_rx_skb(): not the channel's, the skb is still
+			 * the driver's, untouched
+			 */
 };
+
+/* Why the C side of a channel dropped a frame it had taken (counted). */
+enum vj_rx_drop {
+	VJ_RX_DROP_NOMEM,	/* no memory for a copy or a segment */
+	VJ_RX_DROP_LENGTH,	/* does not fit a buffer, or malformed */
+	VJ_RX_DROP_POLICY,	/* the device's netfilter ingress policy */
+};
+
+/* How much of a frame's headers a channel classifies: enough for an
+ * Ethernet header, two VLAN tags, an IPv6 header and the ports.
+ */
+#define VJ_RX_HDR_MAX	128
 
 /* The operations of a channel, set by its implementation. */
 struct vj_channel_ops {
@@ -62,6 +89,19 @@ struct vj_channel_ops {
 				      unsigned int len,
 				      struct net_device *dev);
 	void (*put_buffer)(struct vj_channel *ch, const struct vj_buf *buf);
+	/* Whether the frame whose first @len bytes (kernel memory, at most
+	 * VJ_RX_HDR_MAX) are @hdr matches one of the channel's filters.
+	 */
+	bool (*match)(struct vj_channel *ch, const void *hdr,
+		      unsigned int len);
+	/* Publishes a frame the kernel wrote into @buf after match() said
+	 * it is the channel's and the policy accepted it; no classification
+	 * again.  A @len of 0 gives the buffer back, counted as a bad length.
+	 */
+	enum vj_rx_result (*deliver)(struct vj_channel *ch,
+				     const struct vj_buf *buf,
+				     unsigned int len);
+	void (*count_drop)(struct vj_channel *ch, enum vj_rx_drop why);
 };
 
 /**
@@ -71,6 +111,11 @@ struct vj_channel_ops {
  *	driver gives back every buffer of the channel it still holds
  *	(vj_put_buffer()) and stops using the channel before it returns.
  *
+ * @kick: optional; the channel of queue @qid had no free buffer to lend
+ *	(its ring was full) and has some again: post them to the device.
+ *	Called from process context, without RTNL, possibly while the queue
+ *	is being unbound.
+ *
  * A driver declares channel support with vj_set_driver_ops() before it
  * registers its device; binding a queue of another device fails with
  * -EOPNOTSUPP.
@@ -78,17 +123,21 @@ struct vj_channel_ops {
 struct vj_driver_ops {
 	int (*setup)(struct net_device *dev, unsigned int qid,
 		     struct vj_channel *ch);
+	void (*kick)(struct net_device *dev, unsigned int qid);
 };
 
 /**
  * struct vj_channel - what a driver sees of a channel
  * @ops: its operations
+ * @frame_max: the longest frame a buffer of the channel holds; a driver
+ *	refuses to bind a channel whose buffers cannot hold its MTU
  *
  * A channel stays valid for the driver until the end of the RCU read-side
  * critical section in which vj_rx_channel() returned it.
  */
 struct vj_channel {
 	const struct vj_channel_ops *ops;
+	unsigned int frame_max;
 };
 
 #if IS_ENABLED(CONFIG_VJCHAN)
@@ -122,6 +171,29 @@ static inline struct vj_channel *vj_rx_channel(struct net_device *dev,
 	if (unlikely(qid >= dev->real_num_rx_queues))
 		return NULL;
 	return rcu_dereference(__netif_get_rx_queue(dev, qid)->vj_chan);
+}
+
+/**
+ * vj_rx_channel_bound_from - whether a channel is bound to a receive queue
+ *	of @dev numbered @first or above
+ * @dev: the device
+ * @first: the first queue to look at
+ *
+ * For drivers' reconfiguration paths (fewer queues, XDP): a channel keeps
+ * its queue and excludes XDP, so they refuse with -EBUSY.
+ *
+ * Context: RTNL.
+ */
+static inline bool vj_rx_channel_bound_from(struct net_device *dev,
+					    unsigned int first)
+{
+	unsigned int i;
+
+	ASSERT_RTNL();
+	for (i = first; i < dev->num_rx_queues; i++)
+		if (rtnl_dereference(__netif_get_rx_queue(dev, i)->vj_chan))
+			return true;
+	return false;
 }
 
 /**
@@ -228,40 +300,69 @@ static inline struct vj_channel *vj_rx_channel_detach(struct net_device *dev,
 	return ch;
 }
 
+/* Asks the driver of @dev to refill queue @qid from its channel (see
+ * vj_driver_ops.kick).  Process context.
+ */
+static inline void vj_rx_channel_kick(struct net_device *dev, unsigned int qid)
+{
+	const struct vj_driver_ops *ops;
+
+	if (qid >= dev->num_rx_queues)
+		return;
+	ops = __netif_get_rx_queue(dev, qid)->vj_ops;
+	if (ops && ops->kick)
+		ops->kick(dev, qid);
+}
+
 /* The number of receive queues of @dev that can have a channel. */
 static inline unsigned int vj_num_rx_queues(const struct net_device *dev)
 {
 	return dev->num_rx_queues;
 }
 
-/* A new skb holding a copy of the @len-byte Ethernet frame at @data, as
- * received on @dev (eth_type_trans() done).  @data may be memory that user
- * space writes concurrently: the skb gets a snapshot.  ERR_PTR(-EINVAL) if
- * the frame is shorter than an Ethernet header, ERR_PTR(-ENOMEM) without
- * memory.
+/* A new skb holding a copy of an Ethernet frame of @hlen + @rlen bytes, as
+ * received on @dev (eth_type_trans() done, an in-band VLAN tag taken out as
+ * the stack's receive path does): its first @hlen bytes from @head, the
+ * rest from @rest.  @head is the kernel's snapshot of the headers a channel
+ * classified; @rest may be memory that user space writes concurrently,
+ * read once here.  ERR_PTR(-EINVAL) if the frame is shorter than an
+ * Ethernet header, ERR_PTR(-ENOMEM) without memory.
  */
 static inline struct sk_buff *vj_rx_skb_copy(struct net_device *dev,
-					     const void *data, unsigned int len)
+					     const void *head,
+					     unsigned int hlen,
+					     const void *rest,
+					     unsigned int rlen)
 {
 	struct sk_buff *skb;
 
-	if (len < ETH_HLEN)
+	if (hlen < ETH_HLEN || hlen + rlen < hlen)
 		return ERR_PTR(-EINVAL);
-	skb = netdev_alloc_skb_ip_align(dev, len);
+	skb = netdev_alloc_skb_ip_align(dev, hlen + rlen);
 	if (!skb)
 		return ERR_PTR(-ENOMEM);
-	skb_put_data(skb, data, len);
+	skb_put_data(skb, head, hlen);
+	if (rlen)
+		skb_put_data(skb, rest, rlen);
 	skb->protocol = eth_type_trans(skb, dev);
+	if (eth_type_vlan(skb->protocol)) {
+		skb = skb_vlan_untag(skb);
+		if (!skb)
+			return ERR_PTR(-ENOMEM);
+	}
+	skb_reset_network_header(skb);
+	skb_reset_mac_len(skb);
 	return skb;
 }
 
-/* Passes a copy of the @len-byte Ethernet frame at @data to the stack as
- * received on @dev (see vj_rx_skb_copy()).
+/* Passes a copy of a frame (see vj_rx_skb_copy()) to the stack as received
+ * on @dev.
  */
 static inline int vj_rx_copy_to_stack(struct net_device *dev,
-				      const void *data, unsigned int len)
+				      const void *head, unsigned int hlen,
+				      const void *rest, unsigned int rlen)
 {
-	struct sk_buff *skb = vj_rx_skb_copy(dev, data, len);
+	struct sk_buff *skb = vj_rx_skb_copy(dev, head, hlen, rest, rlen);
 
 	if (IS_ERR(skb))
 		return PTR_ERR(skb);
@@ -278,36 +379,193 @@ static inline bool vj_rx_nf_ingress_active(const struct net_device *dev)
 	return nf_hook_ingress_dev_active(dev);
 }
 
-/* Runs the netfilter ingress hooks of @dev on a copy of the @len-byte
- * Ethernet frame at @data, which a channel of @dev is about to deliver.  The
- * hooks see the frame as the stack would have, with the Ethernet header
- * pulled; the caller, a driver's receive path, has bottom halves disabled.
- * @data may be memory that user space writes concurrently: the hooks see a
- * snapshot.
- *
- * Returns 1 if the frame may be delivered, 0 if the policy dropped it (or
- * took it: a stolen copy is the hook's), -EINVAL if it is shorter than an
- * Ethernet header and -ENOMEM if no copy could be made.
+/* Runs the netfilter ingress hooks of @dev on @skb, which is at its network
+ * header with its VLAN tag out of band, as the stack's receive path hands it
+ * to them.  Returns whether the policy accepts it: on false the skb is gone
+ * (dropped, or stolen by a hook).  The caller has bottom halves disabled.
  */
-static inline int vj_rx_nf_ingress(struct net_device *dev, const void *data,
-				   unsigned int len)
+static inline bool vj_rx_nf_ingress_skb(struct sk_buff *skb)
 {
-	struct sk_buff *skb = vj_rx_skb_copy(dev, data, len);
 	int ret;
 
-	if (IS_ERR(skb))
-		return PTR_ERR(skb);
-	skb_reset_network_header(skb);
-	skb_reset_transport_header(skb);
-	skb_reset_mac_len(skb);
 	rcu_read_lock();
 	ret = nf_hook_ingress(skb);
 	rcu_read_unlock();
 	/* < 0: dropped and freed, or stolen; >= 0: accepted, still ours. */
-	if (ret < 0)
+	return ret >= 0;
+}
+
+/* Runs the netfilter ingress hooks of @dev on a copy of a frame (see
+ * vj_rx_skb_copy()) that a channel of @dev is about to deliver.  Returns 1
+ * if the frame may be delivered, 0 if the policy dropped it, -EINVAL if it
+ * is shorter than an Ethernet header and -ENOMEM if no copy could be made.
+ */
+static inline int vj_rx_nf_ingress(struct net_device *dev,
+				   const void *head, unsigned int hlen,
+				   const void *rest, unsigned int rlen)
+{
+	struct sk_buff *skb = vj_rx_skb_copy(dev, head, hlen, rest, rlen);
+
+	if (IS_ERR(skb))
+		return PTR_ERR(skb);
+	if (!vj_rx_nf_ingress_skb(skb))
 		return 0;
 	consume_skb(skb);
 	return 1;
+}
+
+/* The first bytes of @skb's frame, as they are (or were) on the wire: an
+ * out-of-band VLAN tag goes back in after the MAC addresses.  Returns the
+ * number of bytes in @hdr (at most VJ_RX_HDR_MAX), 0 if the frame is
+ * shorter than an Ethernet header.
+ */
+static inline unsigned int vj_rx_skb_headers(const struct sk_buff *skb,
+					     u8 *hdr)
+{
+	unsigned int n, off = 0;
+
+	if (skb->len < ETH_HLEN)
+		return 0;
+	if (skb_vlan_tag_present(skb)) {
+		if (skb_copy_bits(skb, 0, hdr, 2 * ETH_ALEN))
+			return 0;
+		put_unaligned(skb->vlan_proto, (__be16 *)(hdr + 2 * ETH_ALEN));
+		put_unaligned_be16(skb_vlan_tag_get(skb), hdr + 2 * ETH_ALEN + 2);
+		off = VLAN_HLEN;
+	}
+	n = min_t(unsigned int, skb->len, VJ_RX_HDR_MAX - off);
+	if (off) {
+		if (skb_copy_bits(skb, 2 * ETH_ALEN, hdr + 2 * ETH_ALEN + off,
+				  n - 2 * ETH_ALEN))
+			return 0;
+	} else if (skb_copy_bits(skb, 0, hdr, n)) {
+		return 0;
+	}
+	return n + off;
+}
+
+/* Delivers one frame (not GSO) that the channel took: the checksum is
+ * finished, the netfilter ingress policy of @dev applied, the VLAN tag put
+ * back in the frame, and the frame copied into a buffer of the channel
+ * (for a device without DMA, the copy stands for it).  Consumes @skb.
+ */
+static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
+						struct sk_buff *skb,
+						struct net_device *dev)
+{
+	enum vj_rx_drop why = VJ_RX_DROP_NOMEM;
+	enum vj_rx_result ret;
+	struct vj_buf buf;
+	unsigned int len;
+	void *va;
+	int err;
+
+	if (skb->ip_summed == CHECKSUM_PARTIAL) {
+		err = skb_checksum_help(skb);
+		if (err) {
+			why = err == -ENOMEM ? VJ_RX_DROP_NOMEM :
+					       VJ_RX_DROP_LENGTH;
+			goto drop;
+		}
+	}
+	if (vj_rx_nf_ingress_active(dev)) {
+		/* The hooks see the frame as the stack's receive path would:
+		 * at its network header, the VLAN tag out of band.
+		 */
+		skb->protocol = eth_type_trans(skb, dev);
+		if (eth_type_vlan(skb->protocol)) {
+			skb = skb_vlan_untag(skb);
+			if (!skb)
+				goto dropped;
+		}
+		skb_reset_network_header(skb);
+		skb_reset_mac_len(skb);
+		if (!vj_rx_nf_ingress_skb(skb)) {
+			ch->ops->count_drop(ch, VJ_RX_DROP_POLICY);
+			return VJ_RX_DROP;
+		}
+		__skb_push(skb, skb->data - skb_mac_header(skb));
+	}
+	if (skb_vlan_tag_present(skb)) {
+		skb = __vlan_hwaccel_push_inside(skb);
+		if (!skb)
+			goto dropped;
+	}
+	len = skb->len;
+	if (ch->ops->get_buffer(ch, &buf)) {
+		/* The ring is full; the channel counted it. */
+		kfree_skb(skb);
+		return VJ_RX_DROP;
+	}
+	if (len > buf.size) {
+		len = 0;
+	} else {
+		va = kmap_local_page(buf.page);
+		if (skb_copy_bits(skb, 0, va + buf.offset, len))
+			len = 0;
+		kunmap_local(va);
+	}
+	/* A length of 0 gives the buffer back, counted as a bad length. */
+	ret = ch->ops->deliver(ch, &buf, len);
+	if (ret == VJ_RX_RING)
+		consume_skb(skb);
+	else
+		kfree_skb(skb);
+	return ret;
+
+drop:
+	kfree_skb(skb);
+dropped:
+	ch->ops->count_drop(ch, why);
+	return VJ_RX_DROP;
+}
+
+/**
+ * vj_rx_skb - offer a received skb to a channel
+ * @ch: the channel bound to the queue the skb arrived on
+ * @skb: the frame, at its Ethernet header, in kernel memory
+ * @dev: the receiving device
+ *
+ * For drivers that receive into skbs (no DMA into channel buffers).  The
+ * channel classifies the frame first: a frame that matches none of its
+ * filters is left alone (VJ_RX_PASS) and the driver goes on with its normal
+ * path, with every piece of the skb's metadata as it was.  A frame that
+ * matches is taken: GSO frames are segmented, checksums finished, the device's
+ * netfilter ingress policy applied and the VLAN tag put back in the frame,
+ * and each frame is published to the ring (VJ_RX_RING) or dropped and
+ * counted (VJ_RX_DROP).  Either way the skb is then consumed.
+ *
+ * Context: softirq or with bottom halves disabled, in an RCU read-side
+ * critical section.
+ */
+static inline enum vj_rx_result vj_rx_skb(struct vj_channel *ch,
+					  struct sk_buff *skb,
+					  struct net_device *dev)
+{
+	enum vj_rx_result ret = VJ_RX_DROP;
+	struct sk_buff *segs, *next;
+	u8 hdr[VJ_RX_HDR_MAX];
+	unsigned int n;
+
+	n = vj_rx_skb_headers(skb, hdr);
+	if (!n || !ch->ops->match(ch, hdr, n))
+		return VJ_RX_PASS;
+	if (!skb_is_gso(skb))
+		return __vj_rx_skb_one(ch, skb, dev);
+	segs = skb_gso_segment(skb, 0);
+	if (IS_ERR_OR_NULL(segs)) {
+		ch->ops->count_drop(ch, PTR_ERR(segs) == -ENOMEM ?
+				    VJ_RX_DROP_NOMEM : VJ_RX_DROP_LENGTH);
+		kfree_skb(skb);
+		return VJ_RX_DROP;
+	}
+	consume_skb(skb);
+	skb_list_walk_safe(segs, skb, next) {
+		skb_mark_not_on_list(skb);
+		if (__vj_rx_skb_one(ch, skb, dev) == VJ_RX_RING)
+			ret = VJ_RX_RING;
+	}
+	return ret;
 }
 
 #else /* !CONFIG_VJCHAN */
@@ -321,6 +579,12 @@ static inline struct vj_channel *vj_rx_channel(struct net_device *dev,
 					       unsigned int qid)
 {
 	return NULL;
+}
+
+static inline bool vj_rx_channel_bound_from(struct net_device *dev,
+					    unsigned int first)
+{
+	return false;
 }
 
 static inline int vj_get_buffer(struct vj_channel *ch, struct vj_buf *buf)
@@ -339,6 +603,13 @@ static inline enum vj_rx_result vj_netif_rx(struct vj_channel *ch,
 static inline void vj_put_buffer(struct vj_channel *ch,
 				 const struct vj_buf *buf)
 {
+}
+
+static inline enum vj_rx_result vj_rx_skb(struct vj_channel *ch,
+					  struct sk_buff *skb,
+					  struct net_device *dev)
+{
+	return VJ_RX_PASS;
 }
 
 #endif /* CONFIG_VJCHAN */

@@ -15,6 +15,7 @@
 //!
 //! ```text
 //!   0                 producer (u32)        written by the kernel only
+//!   64                status (u32)          written by the kernel only
 //!   PAGE_SIZE         NR_SLOTS descriptors  written by the kernel only
 //!   4 * PAGE_SIZE     NR_SLOTS buffers      frames written by drivers
 //!   size - 128        consumer (u32)        written by user space only
@@ -68,6 +69,7 @@ use kernel::{
             self,
             RxBuf,
             RxChannel,
+            RxDrop,
             RxResult, //
         },
         device::{
@@ -134,6 +136,8 @@ const NR_SLOTS: usize = 256;
 const MMAP_SIZE: usize = NR_PAGES * PAGE_SIZE;
 /// Where the producer index is.
 const PRODUCER_OFF: usize = 0;
+/// Where the status word is: kernel-written, its own cache line.
+const STATUS_OFF: usize = 64;
 /// Where the descriptors are.
 const DESC_OFF: usize = PAGE_SIZE;
 /// The size of a descriptor (`struct vj_desc`).
@@ -156,7 +160,8 @@ const NEED_WAKEUP: u32 = uapi::VJ_RING_NEED_WAKEUP;
 const MAX_FILTERS: usize = uapi::VJ_MAX_FILTERS as usize;
 
 const _: () = {
-    assert!(DESC_OFF >= PRODUCER_OFF + 64);
+    assert!(STATUS_OFF >= PRODUCER_OFF + 64);
+    assert!(DESC_OFF >= STATUS_OFF + 64);
     assert!(DESC_OFF + NR_SLOTS * DESC_SIZE <= BUF_OFF);
     assert!(BUF_OFF + NR_SLOTS * BUF_SIZE <= CONSUMER_OFF);
     assert!(CONSUMER_OFF + 64 <= FLAGS_OFF && FLAGS_OFF + 64 <= MMAP_SIZE);
@@ -164,6 +169,8 @@ const _: () = {
     assert!(PAGE_SIZE % BUF_SIZE == 0 && BUF_OFF % BUF_SIZE == 0);
     assert!(FRAME_MAX >= 1514 + 4);
     assert!(HEADER_COPY <= FRAME_MAX);
+    // Drivers hand `matches` at most this many header bytes.
+    assert!(HEADER_COPY == channel::RX_HDR_MAX);
     assert!(NR_SLOTS <= 1 << 16);
 };
 
@@ -192,7 +199,8 @@ struct RingOffsets {
     desc_size: u32,
     buf_size: u32,
     headroom: u32,
-    reserved: [u64; 4],
+    status: u64,
+    reserved: [u64; 3],
 }
 
 /// `struct vj_statistics`.
@@ -252,7 +260,8 @@ const OFFSETS: RingOffsets = RingOffsets {
     desc_size: DESC_SIZE as u32,
     buf_size: BUF_SIZE as u32,
     headroom: HEADROOM as u32,
-    reserved: [0; 4],
+    status: STATUS_OFF as u64,
+    reserved: [0; 3],
 };
 
 /// What this kernel's channels do (`VJ_FEATURES`).
@@ -261,7 +270,8 @@ const FEATURES: u64 = uapi::VJ_FEATURE_RX_RING as u64
     | uapi::VJ_FEATURE_FILTER_ETHERTYPE as u64
     | uapi::VJ_FEATURE_FILTER_IP as u64
     | uapi::VJ_FEATURE_NF_INGRESS as u64
-    | uapi::VJ_FEATURE_MEMLOCK as u64;
+    | uapi::VJ_FEATURE_MEMLOCK as u64
+    | uapi::VJ_FEATURE_STATUS as u64;
 
 /// Where the frame of buffer `id` starts in the mapping.
 fn frame_offset(id: BufId) -> usize {
@@ -296,6 +306,11 @@ struct RxState {
     ring: RxRing<NR_SLOTS>,
     filters: [Option<Filter>; MAX_FILTERS],
     stats: Stats,
+    /// A driver asked for a buffer and found none because user space held every slot; it
+    /// waits for a kick (`VJ_RING_STATUS_NEED_KICK` is set in the ring).
+    starved: bool,
+    /// The status word as last written (`VJ_RING_STATUS_*`).
+    status: u32,
 }
 
 impl RxState {
@@ -307,6 +322,29 @@ impl RxState {
         if self.ring.observe_consumer(cons) == ConsumerIndex::Invalid {
             self.stats.rx_invalid_consumer += 1;
         }
+    }
+
+    /// Sets or clears `bits` of the ring's status word.
+    fn set_status(&mut self, pages: &SharedPages, bits: u32, on: bool) {
+        let new = if on {
+            self.status | bits
+        } else {
+            self.status & !bits
+        };
+        if new != self.status {
+            self.status = new;
+            let _ = pages.store_u32(STATUS_OFF, new);
+        }
+    }
+
+    /// Whether a starved driver should be kicked now: slots were released. Clears the state.
+    fn take_kick(&mut self, pages: &SharedPages) -> bool {
+        if !self.starved || self.ring.free_buffers() == 0 {
+            return false;
+        }
+        self.starved = false;
+        self.set_status(pages, uapi::VJ_RING_STATUS_NEED_KICK, false);
+        true
     }
 
     fn matches(&self, h: &Headers) -> bool {
@@ -365,21 +403,6 @@ struct Chan {
 }
 
 impl Chan {
-    fn new() -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            rx <- new_spinlock_irq!(RxState {
-                ring: RxRing::new(0),
-                filters: [None; MAX_FILTERS],
-                stats: Stats::default(),
-            }),
-            binding <- new_mutex!(Binding { dev: None, qid: 0, bound: false }),
-            pages: SetOnce::new(),
-            sk: SetOnce::new(),
-            mappable: Atomic::new(false),
-            dev_gone: Atomic::new(false),
-        })
-    }
-
     /// Publishes buffer `id`, holding `len` bytes, to the ring and wakes the consumer if it asked.
     fn publish(
         &self,
@@ -420,9 +443,36 @@ impl Chan {
         }
         RxResult::Ring
     }
+
+    /// Gives buffer `id` back, counting a frame of bad length.
+    fn bad_length(&self, id: BufId) -> RxResult {
+        let mut st = self.rx.lock();
+        if st.ring.recycle(id).is_ok() {
+            st.stats.rx_bad_length += 1;
+        }
+        RxResult::Drop
+    }
+
+    /// Frees what the consumer released and, if a driver starved for buffers and there are
+    /// some now, asks it to refill (from process context).
+    fn refresh_and_kick(&self, pages: &SharedPages) {
+        let kick = {
+            let mut st = self.rx.lock();
+            st.refresh_consumer(pages);
+            st.take_kick(pages)
+        };
+        if kick {
+            let b = self.binding.lock();
+            if let Some(dev) = b.dev.as_ref() {
+                dev.channel_kick(b.qid);
+            }
+        }
+    }
 }
 
 impl RxChannel for Chan {
+    const FRAME_MAX: u32 = FRAME_MAX as u32;
+
     fn get_buffer(&self) -> Option<RxBuf<'_>> {
         let pages = self.pages.as_ref()?;
         let id = {
@@ -432,9 +482,13 @@ impl RxChannel for Chan {
                 st.ring.get_buffer()
             });
             // Full because user space holds slots (not because the driver holds every
-            // buffer, posted ahead of frames).
+            // buffer, posted ahead of frames): the driver waits for a kick.
             if id.is_none() && st.ring.published() != 0 {
                 st.stats.rx_ring_full += 1;
+                if st.ring.posted() == 0 {
+                    st.starved = true;
+                    st.set_status(pages, uapi::VJ_RING_STATUS_NEED_KICK, true);
+                }
             }
             id?
         };
@@ -456,24 +510,22 @@ impl RxChannel for Chan {
         };
         let size = len as usize;
         if size == 0 || size > FRAME_MAX {
-            let mut st = self.rx.lock();
-            if st.ring.recycle(id).is_ok() {
-                st.stats.rx_bad_length += 1;
-            }
-            return RxResult::Drop;
+            return self.bad_length(id);
         }
-        // Classify a private copy: user space may be writing the buffer.
+        // User space may be writing the buffer: every decision and every byte passed on come
+        // from one read of it. The headers are classified on a private copy; a frame for the
+        // stack (or the netfilter hooks) is built from that copy and one read of the rest.
         let mut copy = [0u8; HEADER_COPY];
         let n = size.min(HEADER_COPY);
-        let copied = match copy.get_mut(..n) {
-            Some(c) => pages.read(frame_offset(id), c).is_ok(),
-            None => false,
+        let Some(head) = copy.get_mut(..n) else {
+            return self.bad_length(id);
         };
-        if !copied {
-            let _ = self.rx.lock().ring.recycle(id);
-            return RxResult::Drop;
+        if pages.read(frame_offset(id), head).is_err() {
+            return self.bad_length(id);
         }
-        let headers = Headers::parse(copy.get(..n).unwrap_or(&[]));
+        let head = &copy[..n];
+        let (rest_off, rest_len) = (frame_offset(id) + n, size - n);
+        let headers = Headers::parse(head);
         let mut st = self.rx.lock();
         if st.matches(&headers) {
             // The device's netfilter ingress policy applies to the channel's frames as it would
@@ -481,7 +533,7 @@ impl RxChannel for Chan {
             // without the lock; without hooks the frame is published under the lock held.
             if dev.nf_ingress_active() {
                 drop(st);
-                let verdict = dev.nf_ingress(pages, frame_offset(id), size);
+                let verdict = dev.nf_ingress(head, pages, rest_off, rest_len);
                 st = self.rx.lock();
                 if verdict != Ok(true) {
                     if st.ring.recycle(id).is_ok() {
@@ -498,7 +550,7 @@ impl RxChannel for Chan {
         drop(st);
         // No filter matched: a copy goes to the stack (whose policy applies there), then the
         // buffer is free again.
-        let sent = dev.receive_copy(pages, frame_offset(id), size);
+        let sent = dev.receive_copy(head, pages, rest_off, rest_len);
         let mut st = self.rx.lock();
         if st.ring.recycle(id).is_err() {
             return RxResult::Drop;
@@ -518,12 +570,47 @@ impl RxChannel for Chan {
         }
     }
 
+    fn matches(&self, headers: &[u8]) -> bool {
+        let headers = Headers::parse(headers.get(..HEADER_COPY).unwrap_or(headers));
+        let mut st = self.rx.lock();
+        if st.matches(&headers) {
+            return true;
+        }
+        // The driver passes it on, untouched, to the stack.
+        st.stats.rx_stack += 1;
+        false
+    }
+
+    fn deliver(&self, id: u32, len: u32) -> RxResult {
+        let (Some(pages), Ok(id)) = (self.pages.as_ref(), BufId::try_from(id)) else {
+            return RxResult::Drop;
+        };
+        if len == 0 || len as usize > FRAME_MAX {
+            return self.bad_length(id);
+        }
+        self.publish(pages, self.rx.lock(), id, len)
+    }
+
+    fn count_drop(&self, why: RxDrop) {
+        let mut st = self.rx.lock();
+        match why {
+            RxDrop::NoMem => st.stats.rx_nomem += 1,
+            RxDrop::Length => st.stats.rx_bad_length += 1,
+            RxDrop::Policy => st.stats.rx_nf_dropped += 1,
+        }
+    }
+
     fn unbound(&self, _dev: &NetDevice) {
         // RTNL is held, so the lock order (RTNL, then `binding`) holds.
         self.binding.lock().dev = None;
         self.dev_gone.store(true, Release);
+        if let Some(pages) = self.pages.as_ref() {
+            self.rx
+                .lock()
+                .set_status(pages, uapi::VJ_RING_STATUS_DEV_GONE, true);
+        }
         if let Some(sk) = self.sk.as_ref() {
-            sk.data_ready();
+            sk.report_error(ENODEV);
         }
     }
 }
@@ -531,10 +618,15 @@ impl RxChannel for Chan {
 /// The storage of the PF_VJCHAN family.
 static VJCHAN_FAMILY: socket::Family<Chan> = socket::Family::new();
 
+/// The capability a device channel needs: it can take any traffic of its queue.
+const CAP: i32 = socket::CAP_NET_ADMIN;
+
 #[vtable]
 impl socket::Socket for Chan {
     const FAMILY: u16 = socket::AF_VJCHAN;
     const NAME: &'static CStr = c"VJCHAN";
+    // Frames reach the ring without an skb: a socket filter could not apply.
+    const SOCKET_FILTERS: bool = false;
     type Ptr = Arc<channel::Channel<Chan>>;
 
     fn family() -> &'static socket::Family<Self> {
@@ -547,6 +639,10 @@ impl socket::Socket for Chan {
     }
 
     fn release(this: Self::Ptr) {
+        // A socket that was never bound (or whose device went away) is closed without RTNL.
+        if this.binding.lock().dev.is_none() {
+            return;
+        }
         let rtnl = Rtnl::lock();
         let mut b = this.binding.lock();
         if let Some(dev) = b.dev.take() {
@@ -556,36 +652,48 @@ impl socket::Socket for Chan {
 
     fn bind(this: ArcBorrow<'_, channel::Channel<Chan>>, sk: &Sock, addr: &SockAddr<'_>) -> Result {
         let (ifindex, qid) = check_addr(&addr.read::<SockAddrVj>()?)?;
-        if !sk.net_capable(socket::CAP_NET_RAW) {
+        if !sk.net_capable(CAP) {
             return Err(EPERM);
         }
         // The ring is allocated before the locks are taken: 256 pages, accounted to the
         // caller's memory cgroup and charged to its user's RLIMIT_MEMLOCK (ENOBUFS beyond it)
-        // until the channel is freed.
+        // until the channel is freed. If the bind fails, both go at once.
         let pages = match this.pages.as_ref() {
             Some(_) => None,
             None => Some(SharedPages::new_memlock(NR_PAGES, GFP_KERNEL_ACCOUNT)?),
         };
         let rtnl = Rtnl::lock();
         let mut b = this.binding.lock();
-        if b.bound {
+        if b.bound || this.dev_gone.load(Acquire) {
             return Err(EINVAL);
         }
         let dev = rtnl.dev_get_by_index(sk, ifindex)?;
-        // Before drivers can see the channel.
+        this.sk.populate(sk.into());
+        // Drivers see the channel from here on, but it lends them no buffer until the ring is
+        // in place, below; then they are kicked to take some.
+        channel::Channel::attach(this.into(), &rtnl, &dev, qid)?;
         if let Some(p) = pages {
             this.pages.populate(p);
         }
-        this.sk.populate(sk.into());
-        channel::Channel::attach(this.into(), &rtnl, &dev, qid)?;
         b.dev = Some(dev);
         b.qid = qid;
         b.bound = true;
         this.mappable.store(true, Release);
+        if let Some(dev) = b.dev.as_ref() {
+            dev.channel_kick(qid);
+        }
         Ok(())
     }
 
-    fn mmap(this: ArcBorrow<'_, channel::Channel<Chan>>, vma: &kernel::mm::virt::VmaNew) -> Result {
+    fn mmap(
+        this: ArcBorrow<'_, channel::Channel<Chan>>,
+        sk: &Sock,
+        vma: &kernel::mm::virt::VmaNew,
+    ) -> Result {
+        // Whoever maps the ring can write the buffers that the device fills.
+        if !sk.net_capable(CAP) {
+            return Err(EPERM);
+        }
         match this.pages.as_ref() {
             Some(pages) if this.mappable.load(Acquire) => pages.map(vma),
             _ => Err(EINVAL),
@@ -595,12 +703,11 @@ impl socket::Socket for Chan {
     fn poll(this: ArcBorrow<'_, channel::Channel<Chan>>, _sk: &Sock) -> u32 {
         let mut mask = 0;
         if this.dev_gone.load(Acquire) {
-            mask |= socket::poll_mask::ERR;
+            mask |= socket::poll_mask::ERR | socket::poll_mask::HUP;
         }
         if let Some(pages) = this.pages.as_ref() {
-            let mut st = this.rx.lock();
-            st.refresh_consumer(pages);
-            if st.ring.published() != 0 {
+            this.refresh_and_kick(pages);
+            if this.rx.lock().ring.published() != 0 {
                 mask |= socket::poll_mask::IN | socket::poll_mask::RDNORM;
             }
         }
@@ -609,6 +716,7 @@ impl socket::Socket for Chan {
 
     fn setsockopt(
         this: ArcBorrow<'_, channel::Channel<Chan>>,
+        sk: &Sock,
         level: i32,
         optname: i32,
         optval: &SockOptIn,
@@ -621,6 +729,10 @@ impl socket::Socket for Chan {
             Ok(uapi::VJ_DEL_FILTER) => false,
             _ => return Err(ENOPROTOOPT),
         };
+        // A filter diverts the stack's traffic: the power of binding, whoever holds the file.
+        if !sk.net_capable(CAP) {
+            return Err(EPERM);
+        }
         let raw = optval.read::<[u8; UAPI_FILTER_SIZE]>()?;
         let f = Filter::decode(&raw).ok_or(EINVAL)?;
         let mut st = this.rx.lock();
@@ -746,6 +858,8 @@ mod tests {
             ring: RxRing::new(0),
             filters: [None; MAX_FILTERS],
             stats: Stats::default(),
+            starved: false,
+            status: 0,
         };
         for t in 0..MAX_FILTERS as u16 {
             assert_eq!(st.add_filter(Filter::EtherType(0x8800 + t)), Ok(()));
@@ -761,7 +875,7 @@ mod tests {
     fn ring_offsets_are_consistent() {
         // Each shared word on a cache line of its own, nothing past the mapping.
         let o = OFFSETS;
-        let words = [o.producer, o.consumer, o.flags];
+        let words = [o.producer, o.status, o.consumer, o.flags];
         for (i, a) in words.iter().enumerate() {
             assert_eq!(a % 64, 0);
             assert!(a + 4 <= o.mmap_size);

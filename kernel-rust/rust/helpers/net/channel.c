@@ -31,10 +31,18 @@ rust_helper_vj_num_rx_queues(const struct net_device *dev)
 }
 
 __rust_helper int rust_helper_vj_rx_copy_to_stack(struct net_device *dev,
-						  const void *data,
-						  unsigned int len)
+						  const void *head,
+						  unsigned int hlen,
+						  const void *rest,
+						  unsigned int rlen)
 {
-	return vj_rx_copy_to_stack(dev, data, len);
+	return vj_rx_copy_to_stack(dev, head, hlen, rest, rlen);
+}
+
+__rust_helper void rust_helper_vj_rx_channel_kick(struct net_device *dev,
+						  unsigned int qid)
+{
+	vj_rx_channel_kick(dev, qid);
 }
 
 __rust_helper bool
@@ -44,10 +52,12 @@ rust_helper_vj_rx_nf_ingress_active(const struct net_device *dev)
 }
 
 __rust_helper int rust_helper_vj_rx_nf_ingress(struct net_device *dev,
-					       const void *data,
-					       unsigned int len)
+					       const void *head,
+					       unsigned int hlen,
+					       const void *rest,
+					       unsigned int rlen)
 {
-	return vj_rx_nf_ingress(dev, data, len);
+	return vj_rx_nf_ingress(dev, head, hlen, rest, rlen);
 }
 
 #endif

@@ -39,6 +39,30 @@ __rust_helper void rust_helper_sock_poll_wait(struct file *filp,
 	sock_poll_wait(filp, sock, p);
 }
 
+__rust_helper void rust_helper_sock_set_flag(struct sock *sk,
+					     enum sock_flags flag)
+{
+	sock_set_flag(sk, flag);
+}
+
+/* sk_net_capable() of a socket that may be a kernel socket, which has no file
+ * whose opener's credentials could be checked.
+ */
+__rust_helper bool rust_helper_sk_net_capable_or_kern(const struct sock *sk,
+						      int cap)
+{
+	if (!sk->sk_socket || !sk->sk_socket->file)
+		return sk->sk_kern_sock;
+	return sk_net_capable(sk, cap);
+}
+
+/* Sets the socket's pending error and wakes its users. */
+__rust_helper void rust_helper_sk_report_error(struct sock *sk, int err)
+{
+	WRITE_ONCE(sk->sk_err, err);
+	sk_error_report(sk);
+}
+
 /*
  * Where a Rust protocol family keeps a socket's private data: right after
  * struct sock, as the C compiler lays it out (bindgen's view of struct sock

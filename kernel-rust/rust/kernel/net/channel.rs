@@ -40,6 +40,10 @@ use core::{
     },
 };
 
+/// At most this many bytes of a frame's headers are passed to [`RxChannel::matches`]
+/// (`VJ_RX_HDR_MAX`).
+pub const RX_HDR_MAX: usize = bindings::VJ_RX_HDR_MAX as usize;
+
 /// A buffer a channel lends to a driver to receive one frame into.
 pub struct RxBuf<'a> {
     /// The page the frame goes into.
@@ -52,7 +56,7 @@ pub struct RxBuf<'a> {
     pub id: u32,
 }
 
-/// What [`RxChannel::netif_rx`] did with a frame.
+/// What [`RxChannel::netif_rx`] or [`RxChannel::deliver`] did with a frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RxResult {
     /// Published to the channel's ring without a copy.
@@ -63,12 +67,26 @@ pub enum RxResult {
     Drop,
 }
 
+/// Why the C side of a channel (`vj_rx_skb()`) dropped a frame that the channel had taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RxDrop {
+    /// No memory for a copy or a segment.
+    NoMem,
+    /// The frame does not fit a buffer, or is malformed.
+    Length,
+    /// The device's netfilter ingress policy dropped it.
+    Policy,
+}
+
 /// The operations of a channel, called by drivers (see the [module documentation](self)).
 ///
 /// All of them may be called from any context, concurrently on several CPUs, and must not
 /// sleep. The buffer ids and lengths drivers pass are not trusted: a wrong one must be detected
 /// and counted, never followed.
 pub trait RxChannel: Send + Sync + 'static {
+    /// The longest frame a buffer of the channel holds (`struct vj_channel.frame_max`).
+    const FRAME_MAX: u32;
+
     /// Takes a free buffer for a driver to receive into; `None` if there is none (the ring is
     /// full).
     fn get_buffer(&self) -> Option<RxBuf<'_>>;
@@ -78,6 +96,19 @@ pub trait RxChannel: Send + Sync + 'static {
 
     /// A driver gives back buffer `id` without a frame in it.
     fn put_buffer(&self, id: u32);
+
+    /// Whether the frame whose first bytes are `headers` (a kernel copy, at most
+    /// `VJ_RX_HDR_MAX` bytes) is the channel's: `vj_rx_skb()` then takes it, else the driver
+    /// goes on with its normal path.
+    fn matches(&self, headers: &[u8]) -> bool;
+
+    /// Publishes buffer `id`, into which the kernel wrote a frame of `len` bytes that
+    /// [`RxChannel::matches`] took and the device's policy accepted; no classification again.
+    /// A `len` of 0 or longer than the buffer gives the buffer back, counted.
+    fn deliver(&self, id: u32, len: u32) -> RxResult;
+
+    /// Counts a frame the C side dropped after [`RxChannel::matches`] took it.
+    fn count_drop(&self, why: RxDrop);
 
     /// The channel was unbound from `dev` because the device is being unregistered. Called
     /// under RTNL, after drivers stopped seeing the channel and before the binding's reference
@@ -118,6 +149,9 @@ impl<T: RxChannel> Channel<T> {
         get_buffer: Some(Self::get_buffer_c),
         netif_rx: Some(Self::netif_rx_c),
         put_buffer: Some(Self::put_buffer_c),
+        match_: Some(Self::match_c),
+        deliver: Some(Self::deliver_c),
+        count_drop: Some(Self::count_drop_c),
     };
 
     /// Creates a channel around `data`.
@@ -125,7 +159,10 @@ impl<T: RxChannel> Channel<T> {
         Arc::pin_init(
             // INVARIANT: `head` is the first field and its `ops` are `Self::OPS`.
             try_pin_init!(Self {
-                head: Opaque::new(bindings::vj_channel { ops: &Self::OPS }),
+                head: Opaque::new(bindings::vj_channel {
+                    ops: &Self::OPS,
+                    frame_max: T::FRAME_MAX,
+                }),
                 data <- data,
             }),
             GFP_KERNEL,
@@ -224,11 +261,7 @@ impl<T: RxChannel> Channel<T> {
         let id = unsafe { (*buf).id };
         // SAFETY: `dev` is valid for the duration of the call.
         let dev = unsafe { NetDevice::from_raw(dev) };
-        match this.data.netif_rx(id, len, dev) {
-            RxResult::Ring => bindings::vj_rx_result_VJ_RX_RING,
-            RxResult::Stack => bindings::vj_rx_result_VJ_RX_STACK,
-            RxResult::Drop => bindings::vj_rx_result_VJ_RX_DROP,
-        }
+        Self::result_c(this.data.netif_rx(id, len, dev))
     }
 
     /// # Safety
@@ -239,6 +272,65 @@ impl<T: RxChannel> Channel<T> {
         let this = unsafe { Self::from_head(ch) };
         // SAFETY: `buf` is valid for reads.
         this.data.put_buffer(unsafe { (*buf).id });
+    }
+}
+
+impl<T: RxChannel> Channel<T> {
+    fn result_c(r: RxResult) -> bindings::vj_rx_result {
+        match r {
+            RxResult::Ring => bindings::vj_rx_result_VJ_RX_RING,
+            RxResult::Stack => bindings::vj_rx_result_VJ_RX_STACK,
+            RxResult::Drop => bindings::vj_rx_result_VJ_RX_DROP,
+        }
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::get_buffer_c`], with `hdr` valid for reads of `len` bytes of kernel memory
+    /// that nobody writes during the call.
+    unsafe extern "C" fn match_c(
+        ch: *mut bindings::vj_channel,
+        hdr: *const c_void,
+        len: c_uint,
+    ) -> bool {
+        // SAFETY: As in `get_buffer_c`.
+        let this = unsafe { Self::from_head(ch) };
+        if hdr.is_null() {
+            return false;
+        }
+        // SAFETY: `hdr` is valid for reads of `len` bytes and not written during the call (the
+        // caller's kernel copy of the headers).
+        let headers = unsafe { core::slice::from_raw_parts(hdr.cast::<u8>(), len as usize) };
+        this.data.matches(headers)
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::get_buffer_c`], with `buf` valid for reads.
+    unsafe extern "C" fn deliver_c(
+        ch: *mut bindings::vj_channel,
+        buf: *const bindings::vj_buf,
+        len: c_uint,
+    ) -> bindings::vj_rx_result {
+        // SAFETY: As in `get_buffer_c`.
+        let this = unsafe { Self::from_head(ch) };
+        // SAFETY: `buf` is valid for reads.
+        let id = unsafe { (*buf).id };
+        Self::result_c(this.data.deliver(id, len))
+    }
+
+    /// # Safety
+    ///
+    /// As for [`Self::get_buffer_c`].
+    unsafe extern "C" fn count_drop_c(ch: *mut bindings::vj_channel, why: bindings::vj_rx_drop) {
+        // SAFETY: As in `get_buffer_c`.
+        let this = unsafe { Self::from_head(ch) };
+        let why = match why {
+            bindings::vj_rx_drop_VJ_RX_DROP_NOMEM => RxDrop::NoMem,
+            bindings::vj_rx_drop_VJ_RX_DROP_POLICY => RxDrop::Policy,
+            _ => RxDrop::Length,
+        };
+        this.data.count_drop(why);
     }
 }
 

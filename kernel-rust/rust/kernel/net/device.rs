@@ -75,27 +75,45 @@ impl NetDevice {
 }
 
 impl NetDevice {
-    /// Passes a copy of the Ethernet frame of `len` bytes at `offset` in `pages` to the stack,
-    /// as received on this device (`netif_rx()`). The frame must lie within one page; `EINVAL`
-    /// otherwise or if it is shorter than an Ethernet header, `ENOMEM` without memory.
+    /// Passes a copy of an Ethernet frame to the stack, as received on this device
+    /// (`netif_rx()`): its first bytes are `head`, a kernel snapshot, and the `len` bytes after
+    /// them are read once from `offset` in `pages` (within one page). `EINVAL` if the range is
+    /// not within one page or the frame is shorter than an Ethernet header, `ENOMEM` without
+    /// memory.
     ///
     /// Callable from any context.
     #[cfg(CONFIG_VJCHAN)]
     pub fn receive_copy(
         &self,
+        head: &[u8],
         pages: &crate::mm::shared::SharedPages,
         offset: usize,
         len: usize,
     ) -> Result {
+        let hlen = u32::try_from(head.len()).map_err(|_| EINVAL)?;
         let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: The helper copies exactly the `len` bytes at `p` into a new skb and keeps no
-        // pointer; it creates no Rust reference. `self` is a valid device.
+        // SAFETY: The helper copies `head` and exactly the `len` bytes at `p` into a new skb and
+        // keeps no pointer; it creates no Rust reference. `self` is a valid device.
         let ret = unsafe {
             pages.with_raw(offset, len, |p| {
-                bindings::vj_rx_copy_to_stack(self.as_ptr(), p.cast(), len32)
+                bindings::vj_rx_copy_to_stack(
+                    self.as_ptr(),
+                    head.as_ptr().cast(),
+                    hlen,
+                    p.cast(),
+                    len32,
+                )
             })
         }?;
         crate::error::to_result(ret)
+    }
+
+    /// Asks the driver to refill receive queue `qid` with buffers of its channel, which had none
+    /// to give (its ring was full) and now has. Callable from process context.
+    #[cfg(CONFIG_VJCHAN)]
+    pub fn channel_kick(&self, qid: u32) {
+        // SAFETY: `self` is a valid device.
+        unsafe { bindings::vj_rx_channel_kick(self.as_ptr(), qid) };
     }
 
     /// Whether the device has netfilter ingress hooks (nftables `netdev` or `inet` chains of
@@ -108,25 +126,34 @@ impl NetDevice {
         unsafe { bindings::vj_rx_nf_ingress_active(self.as_ptr()) }
     }
 
-    /// Runs the device's netfilter ingress hooks on a copy of the Ethernet frame of `len` bytes
-    /// at `offset` in `pages`, as the stack would on receiving it. Returns whether the policy
-    /// accepts the frame; `EINVAL` if the frame is not within one page or shorter than an
-    /// Ethernet header, `ENOMEM` if no copy could be made.
+    /// Runs the device's netfilter ingress hooks on a copy of an Ethernet frame, as the stack
+    /// would on receiving it: `head` (a kernel snapshot) followed by the `len` bytes at `offset`
+    /// in `pages` (within one page), read once. Returns whether the policy accepts the frame;
+    /// `EINVAL` if the range is not within one page or the frame is shorter than an Ethernet
+    /// header, `ENOMEM` if no copy could be made.
     ///
     /// Called from a driver's receive path, with bottom halves disabled.
     #[cfg(CONFIG_VJCHAN)]
     pub fn nf_ingress(
         &self,
+        head: &[u8],
         pages: &crate::mm::shared::SharedPages,
         offset: usize,
         len: usize,
     ) -> Result<bool> {
+        let hlen = u32::try_from(head.len()).map_err(|_| EINVAL)?;
         let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
-        // SAFETY: The helper copies exactly the `len` bytes at `p` into a new skb and keeps no
-        // pointer; it creates no Rust reference. `self` is a valid device.
+        // SAFETY: The helper copies `head` and exactly the `len` bytes at `p` into a new skb and
+        // keeps no pointer; it creates no Rust reference. `self` is a valid device.
         let ret = unsafe {
             pages.with_raw(offset, len, |p| {
-                bindings::vj_rx_nf_ingress(self.as_ptr(), p.cast(), len32)
+                bindings::vj_rx_nf_ingress(
+                    self.as_ptr(),
+                    head.as_ptr().cast(),
+                    hlen,
+                    p.cast(),
+                    len32,
+                )
             })
         }?;
         crate::error::to_result(ret).map(|()| ret > 0)

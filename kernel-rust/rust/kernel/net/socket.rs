@@ -226,6 +226,8 @@ impl SockOptOut<'_> {
     }
 }
 
+/// `CAP_NET_ADMIN`, for [`Sock::net_capable`].
+pub const CAP_NET_ADMIN: i32 = bindings::CAP_NET_ADMIN as i32;
 /// `CAP_NET_RAW`, for [`Sock::net_capable`].
 pub const CAP_NET_RAW: i32 = bindings::CAP_NET_RAW as i32;
 
@@ -288,10 +290,18 @@ impl Sock {
     }
 
     /// Whether both the opener of the socket and the current task have capability `cap` in the
-    /// user namespace that owns the socket's network namespace (`sk_net_capable()`).
+    /// user namespace that owns the socket's network namespace (`sk_net_capable()`). A kernel
+    /// socket (one without a file) has every capability.
     pub fn net_capable(&self, cap: i32) -> bool {
         // SAFETY: By the type invariant the sock is valid.
-        unsafe { bindings::sk_net_capable(self.0.get(), cap) }
+        unsafe { bindings::sk_net_capable_or_kern(self.0.get(), cap) }
+    }
+
+    /// Reports error `err` to the socket's users: sets `sk_err` (returned once by
+    /// `SO_ERROR`) and wakes them (`sk_error_report()`). Callable from process context.
+    pub fn report_error(&self, err: Error) {
+        // SAFETY: By the type invariant the sock is valid.
+        unsafe { bindings::sk_report_error(self.0.get(), -err.to_errno()) };
     }
 }
 
@@ -307,6 +317,8 @@ pub mod poll_mask {
     pub const WRNORM: u32 = crate::bindings::EPOLLWRNORM;
     /// `EPOLLERR`: an error condition.
     pub const ERR: u32 = crate::bindings::EPOLLERR;
+    /// `EPOLLHUP`: hang up; the other end (here: the device) is gone.
+    pub const HUP: u32 = crate::bindings::EPOLLHUP;
 }
 
 /// A socket of a protocol family implemented in Rust.
@@ -325,6 +337,11 @@ pub trait Socket: Sized + 'static {
 
     /// The pointer type through which a socket's private data is kept.
     type Ptr: ForeignOwnable + Send + Sync;
+
+    /// Whether the family applies socket filters (`SO_ATTACH_FILTER`, `SO_ATTACH_BPF`). A
+    /// family that does not (it passes no skb through `sk_filter()`) says so, and attaching one
+    /// then fails with `EPERM` rather than being accepted and ignored.
+    const SOCKET_FILTERS: bool = true;
 
     /// The [`Family`] of this socket type, a `static` of the implementing module.
     fn family() -> &'static Family<Self>;
@@ -346,10 +363,14 @@ pub trait Socket: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `mmap(2)` of the socket file.
+    /// `mmap(2)` of the socket file; `sk` is the socket's `struct sock`.
     ///
     /// This is the initialisation of a new VMA: see [`VmaNew`].
-    fn mmap(_this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>, _vma: &VmaNew) -> Result {
+    fn mmap(
+        _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _sk: &Sock,
+        _vma: &VmaNew,
+    ) -> Result {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
@@ -361,9 +382,10 @@ pub trait Socket: Sized + 'static {
         build_error!(VTABLE_DEFAULT_ERROR)
     }
 
-    /// `setsockopt(2)` at a level other than `SOL_SOCKET`.
+    /// `setsockopt(2)` at a level other than `SOL_SOCKET`; `sk` is the socket's `struct sock`.
     fn setsockopt(
         _this: <Self::Ptr as ForeignOwnable>::Borrowed<'_>,
+        _sk: &Sock,
         _level: i32,
         _optname: i32,
         _optval: &SockOptIn,
@@ -582,6 +604,11 @@ impl<T: Socket> SocketVTable<T> {
             // to anyone else; `sock` is valid.
             unsafe {
                 bindings::sock_init_data(sock, sk);
+                if !T::SOCKET_FILTERS {
+                    // `sk_attach_filter()` and `sk_attach_bpf()` then fail with `EPERM`, and
+                    // `SO_LOCK_FILTER` cannot clear it.
+                    bindings::sock_set_flag(sk, bindings::sock_flags_SOCK_FILTER_LOCKED);
+                }
                 *T::family().data_slot(sk) = data.into_foreign();
                 (*sock).ops = &Self::OPS;
             }
@@ -648,8 +675,10 @@ impl<T: Socket> SocketVTable<T> {
         from_result(|| {
             // SAFETY: `vma` is undergoing initial VMA setup.
             let vma = unsafe { VmaNew::from_raw(vma) };
+            // SAFETY: A live socket: its `sk` is valid until `release`, after this call.
+            let sk = unsafe { Sock::from_raw((*sock).sk) };
             // SAFETY: A live socket of family `T`; the borrow ends with this call.
-            T::mmap(unsafe { Self::borrow(sock) }, vma)?;
+            T::mmap(unsafe { Self::borrow(sock) }, sk, vma)?;
             Ok(0)
         })
     }
@@ -686,8 +715,10 @@ impl<T: Socket> SocketVTable<T> {
     ) -> c_int {
         let optval = SockOptIn { optval, optlen };
         from_result(|| {
+            // SAFETY: A live socket: its `sk` is valid until `release`, after this call.
+            let sk = unsafe { Sock::from_raw((*sock).sk) };
             // SAFETY: A live socket of family `T`; the borrow ends with this call.
-            T::setsockopt(unsafe { Self::borrow(sock) }, level, optname, &optval)?;
+            T::setsockopt(unsafe { Self::borrow(sock) }, sk, level, optname, &optval)?;
             Ok(0)
         })
     }
