@@ -154,7 +154,7 @@ impl<T: RxChannel> Channel<T> {
         count_drop: Some(Self::count_drop_c),
     };
 
-    /// Creates a channel around `data`.
+    /// Creates a channel around `data`, charged to the caller's memory cgroup.
     pub fn new(data: impl PinInit<T, Error>) -> Result<Arc<Self>> {
         Arc::pin_init(
             // INVARIANT: `head` is the first field and its `ops` are `Self::OPS`.
@@ -165,7 +165,7 @@ impl<T: RxChannel> Channel<T> {
                 }),
                 data <- data,
             }),
-            GFP_KERNEL,
+            GFP_KERNEL_ACCOUNT,
         )
     }
 
