@@ -11,7 +11,7 @@
  * error, and when no frame arrives for 5 seconds.
  *
  * Frames of other EtherTypes arriving on that queue still go to the normal
- * network stack.  Binding needs CAP_NET_RAW.
+ * network stack.  Binding needs CAP_NET_ADMIN.
  *
  * See Documentation/networking/vjchan.rst.
  */

@@ -5,6 +5,7 @@
 #ifndef VJCHAN_LIB_H
 #define VJCHAN_LIB_H
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,10 +13,20 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/ethtool.h>
+#include <linux/if_ether.h>
+#include <linux/sockios.h>
 #include <linux/types.h>
+#include <linux/vjchan.h>
 
 #include "../../kselftest.h"
 
@@ -83,6 +94,447 @@ static inline int have_effective_cap(int cap)
 	if (syscall(SYS_capget, &hdr, data))
 		return 0;
 	return !!(data[CAP_TO_INDEX(cap)].effective & CAP_TO_MASK(cap));
+}
+
+/* Drops every capability: effective, permitted and inheritable. */
+static inline int drop_all_caps(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	memset(data, 0, sizeof(data));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/* Passes descriptor @fd over the AF_UNIX socket @sock (SCM_RIGHTS). */
+static inline int send_fd(int sock, int fd)
+{
+	char ctl[CMSG_SPACE(sizeof(int))];
+	char byte = 'f';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl,
+		.msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c;
+
+	memset(ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+/* Receives a descriptor sent by send_fd(); -1 if none came. */
+static inline int recv_fd(int sock)
+{
+	char ctl[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl,
+		.msg_controllen = sizeof(ctl),
+	};
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * Whether the offload feature @name, as `ethtool -k` names it (e.g.
+ * "tx-tcp-segmentation"), is active on device @ifname of the caller's
+ * network namespace: 1 or 0; -1 if that cannot be told.  Uses the ethtool
+ * ioctl, so that no ethtool(8) is needed.
+ */
+static inline int dev_feature_active(const char *ifname, const char *name)
+{
+	struct ethtool_sset_info *ssi = NULL;
+	struct ethtool_gstrings *strs = NULL;
+	struct ethtool_gfeatures *feat = NULL;
+	struct ifreq ifr;
+	__u32 n = 0, i, blocks;
+	int sock, ret = -1;
+
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+
+	ssi = calloc(1, sizeof(*ssi) + sizeof(__u32));
+	if (!ssi)
+		goto out;
+	ssi->cmd = ETHTOOL_GSSET_INFO;
+	ssi->sset_mask = 1ULL << ETH_SS_FEATURES;
+	ifr.ifr_data = (void *)ssi;
+	if (ioctl(sock, SIOCETHTOOL, &ifr) || !(ssi->sset_mask & (1ULL << ETH_SS_FEATURES)))
+		goto out;
+	n = ssi->data[0];
+
+	strs = calloc(1, sizeof(*strs) + (size_t)n * ETH_GSTRING_LEN);
+	if (!strs)
+		goto out;
+	strs->cmd = ETHTOOL_GSTRINGS;
+	strs->string_set = ETH_SS_FEATURES;
+	strs->len = n;
+	ifr.ifr_data = (void *)strs;
+	if (ioctl(sock, SIOCETHTOOL, &ifr))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (!strncmp((const char *)strs->data + (size_t)i * ETH_GSTRING_LEN, name,
+			     ETH_GSTRING_LEN))
+			break;
+	if (i == n)
+		goto out;
+
+	blocks = (n + 31) / 32;
+	feat = calloc(1, sizeof(*feat) + blocks * sizeof(feat->features[0]));
+	if (!feat)
+		goto out;
+	feat->cmd = ETHTOOL_GFEATURES;
+	feat->size = blocks;
+	ifr.ifr_data = (void *)feat;
+	if (ioctl(sock, SIOCETHTOOL, &ifr))
+		goto out;
+	ret = !!(feat->features[i / 32].active & (1U << (i % 32)));
+out:
+	free(ssi);
+	free(strs);
+	free(feat);
+	close(sock);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* Channel sockets and their rings (the tests assert on the results).  */
+
+static inline int vj_open(void)
+{
+	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VJCHAN_PROTO_DEFAULT);
+}
+
+static inline int vj_bind_queue(int fd, int ifindex, __u32 queue)
+{
+	struct sockaddr_vj a = {
+		.svj_family = AF_VJCHAN,
+		.svj_ifindex = ifindex,
+		.svj_queue_id = queue,
+	};
+
+	return bind(fd, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* A filter for @proto (IPPROTO_UDP/TCP) over IPv4 or IPv6 (@family) to @port. */
+static inline struct vj_filter vj_port_filter(int family, __u8 proto, __u16 port)
+{
+	struct vj_filter f = {
+		.type = family == AF_INET6 ? VJ_FILTER_IPV6 : VJ_FILTER_IPV4,
+		.flags = VJ_FILTER_F_DST_PORT,
+		.l4_proto = proto,
+		.dst_port = htons(port),
+	};
+
+	return f;
+}
+
+/* VJ_ADD_FILTER or VJ_DEL_FILTER (@op). */
+static inline int vj_filter_op(int fd, int op, const struct vj_filter *f)
+{
+	return setsockopt(fd, SOL_VJCHAN, op, f, sizeof(*f));
+}
+
+static inline int vj_read_stats(int fd, struct vj_statistics *st)
+{
+	socklen_t len = sizeof(*st);
+
+	memset(st, 0, sizeof(*st));
+	if (getsockopt(fd, SOL_VJCHAN, VJ_STATISTICS, st, &len))
+		return -1;
+	if (len != sizeof(*st)) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 0;
+}
+
+static inline __u64 vj_read_features(int fd)
+{
+	socklen_t len = sizeof(__u64);
+	__u64 v = 0;
+
+	if (getsockopt(fd, SOL_VJCHAN, VJ_FEATURES, &v, &len))
+		return 0;
+	return v;
+}
+
+/* A channel ring mapped by vj_ring_map(); its layout from VJ_RING_OFFSETS. */
+struct vj_ring {
+	__u8 *map;
+	size_t size;
+	struct vj_ring_offsets off;
+	__u32 *prod;
+	__u32 *cons;
+	__u32 *flags;
+	__u32 next;		/* the next index to consume */
+};
+
+/* Maps the ring of bound socket @fd, read-write; 0, or -1 with errno. */
+static inline int vj_ring_map(int fd, struct vj_ring *r)
+{
+	struct vj_ring_offsets *o = &r->off;
+	socklen_t len = sizeof(*o);
+	void *p;
+
+	memset(r, 0, sizeof(*r));
+	if (getsockopt(fd, SOL_VJCHAN, VJ_RING_OFFSETS, o, &len))
+		return -1;
+	if (len != sizeof(*o) || !o->nr_slots || (o->nr_slots & (o->nr_slots - 1)) ||
+	    o->desc_size < sizeof(struct vj_desc) || o->headroom >= o->buf_size ||
+	    o->producer + 4 > o->mmap_size || o->consumer + 4 > o->mmap_size ||
+	    o->flags + 4 > o->mmap_size ||
+	    o->desc + (__u64)o->nr_slots * o->desc_size > o->mmap_size ||
+	    o->buffers + (__u64)o->nr_slots * o->buf_size > o->mmap_size) {
+		errno = EPROTO;
+		return -1;
+	}
+	p = mmap(NULL, o->mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 VJ_MMAP_OFFSET_RX_RING);
+	if (p == MAP_FAILED)
+		return -1;
+	r->map = p;
+	r->size = o->mmap_size;
+	r->prod = (__u32 *)(r->map + o->producer);
+	r->cons = (__u32 *)(r->map + o->consumer);
+	r->flags = (__u32 *)(r->map + o->flags);
+	/* Where the kernel starts the indexes is its business. */
+	r->next = __atomic_load_n(r->cons, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static inline void vj_ring_unmap(struct vj_ring *r)
+{
+	if (r->map)
+		munmap(r->map, r->size);
+	r->map = NULL;
+}
+
+/* Frames published and not yet consumed. */
+static inline __u32 vj_ring_avail(const struct vj_ring *r)
+{
+	return __atomic_load_n(r->prod, __ATOMIC_ACQUIRE) - r->next;
+}
+
+/* Waits up to @ms for @want frames; returns how many there are. */
+static inline __u32 vj_ring_wait(const struct vj_ring *r, __u32 want, int ms)
+{
+	__u64 end = now_ns() + (__u64)ms * 1000000ULL;
+	__u32 n;
+
+	while ((n = vj_ring_avail(r)) < want && now_ns() < end)
+		usleep(1000);
+	return n;
+}
+
+/*
+ * The frame of index @idx (which the producer has passed) and its length,
+ * if its descriptor points headroom bytes into one buffer of the buffer
+ * area and the frame fits in that buffer; NULL otherwise.
+ */
+static inline __u8 *vj_ring_frame(const struct vj_ring *r, __u32 idx, __u32 *len)
+{
+	const struct vj_ring_offsets *o = &r->off;
+	struct vj_desc d;
+	__u64 rel;
+
+	memcpy(&d, r->map + o->desc + (size_t)(idx & (o->nr_slots - 1)) * o->desc_size,
+	       sizeof(d));
+	if (d.addr < o->buffers)
+		return NULL;
+	rel = d.addr - o->buffers;
+	if (rel >= (__u64)o->nr_slots * o->buf_size || rel % o->buf_size != o->headroom ||
+	    !d.len || o->headroom + (__u64)d.len > o->buf_size)
+		return NULL;
+	*len = d.len;
+	return r->map + d.addr;
+}
+
+/* Gives back every frame before r->next. */
+static inline void vj_ring_release(struct vj_ring *r)
+{
+	__atomic_store_n(r->cons, r->next, __ATOMIC_RELEASE);
+}
+
+/* ------------------------------------------------------------------ */
+/* Frames: parsing and the Internet checksum.                          */
+
+/* Adds @len bytes at @data to a one's complement sum, as 16-bit big-endian words. */
+static inline __u32 csum_add_bytes(__u32 sum, const void *data, size_t len)
+{
+	const __u8 *p = data;
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (__u32)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (__u32)p[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return sum;
+}
+
+/* What frame_parse() found in an Ethernet frame. */
+struct frame_info {
+	__u16 tpid;		/* of a VLAN tag inline in the frame; 0 if none */
+	__u16 tci;
+	__u16 ethertype;	/* after the tag */
+	int family;		/* AF_INET or AF_INET6 */
+	const __u8 *ip;		/* the IP header */
+	size_t iplen;		/* the datagram's length, by its IP header */
+	__u8 proto;		/* IPPROTO_UDP or IPPROTO_TCP */
+	const __u8 *l4;		/* the transport header */
+	size_t l4len;		/* transport header and payload */
+	const __u8 *payload;
+	size_t paylen;
+	__u16 sport, dport;
+	__u32 seq;		/* TCP only */
+	__u8 tcp_flags;
+	const char *err;	/* what frame_parse() or frame_csum_check() found wrong */
+};
+
+static inline int frame_error(struct frame_info *fi, const char *err)
+{
+	fi->err = err;
+	return -1;
+}
+
+/*
+ * Parses an Ethernet frame of @len bytes that carries UDP or TCP over IPv4
+ * or IPv6 (no extension headers, not a fragment), after at most one VLAN
+ * tag.  Returns 0, or -1 with what does not parse in fi->err.
+ */
+static inline int frame_parse(const __u8 *f, size_t len, struct frame_info *fi)
+{
+	size_t off = 12, ihl, hl;
+	const __u8 *ip;
+
+	memset(fi, 0, sizeof(*fi));
+	if (len < ETH_HLEN)
+		return frame_error(fi, "shorter than an Ethernet header");
+	fi->ethertype = f[12] << 8 | f[13];
+	if (fi->ethertype == ETH_P_8021Q || fi->ethertype == ETH_P_8021AD) {
+		if (len < ETH_HLEN + 4)
+			return frame_error(fi, "truncated VLAN tag");
+		fi->tpid = fi->ethertype;
+		fi->tci = f[14] << 8 | f[15];
+		off += 4;
+		fi->ethertype = f[off] << 8 | f[off + 1];
+	}
+	ip = f + off + 2;
+	len -= off + 2;
+	fi->ip = ip;
+	if (fi->ethertype == ETH_P_IP) {
+		fi->family = AF_INET;
+		if (len < 20 || ip[0] >> 4 != 4)
+			return frame_error(fi, "not an IPv4 header");
+		ihl = (ip[0] & 0xf) * 4;
+		fi->iplen = ip[2] << 8 | ip[3];
+		if (ihl < 20 || fi->iplen < ihl || fi->iplen > len)
+			return frame_error(fi, "IPv4 header or total length wrong");
+		if ((ip[6] << 8 | ip[7]) & 0x3fff)
+			return frame_error(fi, "an IPv4 fragment");
+		fi->proto = ip[9];
+	} else if (fi->ethertype == ETH_P_IPV6) {
+		fi->family = AF_INET6;
+		if (len < 40 || ip[0] >> 4 != 6)
+			return frame_error(fi, "not an IPv6 header");
+		ihl = 40;
+		fi->iplen = 40 + (ip[4] << 8 | ip[5]);
+		if (fi->iplen > len)
+			return frame_error(fi, "IPv6 payload length beyond the frame");
+		fi->proto = ip[6];
+	} else {
+		return frame_error(fi, "neither IPv4 nor IPv6");
+	}
+	fi->l4 = ip + ihl;
+	fi->l4len = fi->iplen - ihl;
+	if (fi->proto == IPPROTO_UDP) {
+		if (fi->l4len < 8 || (size_t)(fi->l4[4] << 8 | fi->l4[5]) != fi->l4len)
+			return frame_error(fi, "UDP length wrong");
+		hl = 8;
+	} else if (fi->proto == IPPROTO_TCP) {
+		if (fi->l4len < 20)
+			return frame_error(fi, "TCP header truncated");
+		hl = (fi->l4[12] >> 4) * 4;
+		if (hl < 20 || hl > fi->l4len)
+			return frame_error(fi, "TCP data offset wrong");
+		fi->seq = (__u32)fi->l4[4] << 24 | fi->l4[5] << 16 | fi->l4[6] << 8 | fi->l4[7];
+		fi->tcp_flags = fi->l4[13];
+	} else {
+		return frame_error(fi, "neither UDP nor TCP");
+	}
+	fi->sport = fi->l4[0] << 8 | fi->l4[1];
+	fi->dport = fi->l4[2] << 8 | fi->l4[3];
+	fi->payload = fi->l4 + hl;
+	fi->paylen = fi->l4len - hl;
+	return 0;
+}
+
+/*
+ * Checks that the checksums of a frame parsed by frame_parse() are complete
+ * and valid: the IPv4 header checksum, and the UDP or TCP checksum over the
+ * pseudo-header (a UDP checksum of 0, "none" in IPv4, does not count as
+ * complete).  Returns 0, or -1 with which one is wrong in fi->err.
+ */
+static inline int frame_csum_check(struct frame_info *fi)
+{
+	__u8 pseudo[40];
+	size_t plen;
+	__u32 sum;
+
+	if (fi->family == AF_INET) {
+		if (csum_add_bytes(0, fi->ip, (fi->ip[0] & 0xf) * 4) != 0xffff)
+			return frame_error(fi, "IPv4 header checksum");
+		memcpy(pseudo, fi->ip + 12, 8);		/* source, destination */
+		pseudo[8] = 0;
+		pseudo[9] = fi->proto;
+		pseudo[10] = fi->l4len >> 8;
+		pseudo[11] = fi->l4len & 0xff;
+		plen = 12;
+	} else {
+		memcpy(pseudo, fi->ip + 8, 32);		/* source, destination */
+		pseudo[32] = 0;
+		pseudo[33] = 0;
+		pseudo[34] = fi->l4len >> 8;
+		pseudo[35] = fi->l4len & 0xff;
+		pseudo[36] = 0;
+		pseudo[37] = 0;
+		pseudo[38] = 0;
+		pseudo[39] = fi->proto;
+		plen = 40;
+	}
+	if (fi->proto == IPPROTO_UDP && !fi->l4[6] && !fi->l4[7])
+		return frame_error(fi, "UDP checksum 0 (none)");
+	sum = csum_add_bytes(0, pseudo, plen);
+	sum = csum_add_bytes(sum, fi->l4, fi->l4len);
+	if (sum != 0xffff)
+		return frame_error(fi, fi->proto == IPPROTO_UDP ? "UDP checksum" : "TCP checksum");
+	return 0;
 }
 
 #endif /* VJCHAN_LIB_H */
