@@ -24,6 +24,12 @@
  * ring consistent.  After each sweep the operation must work normally.  The
  * kernel's health (leaks, WARN, KASAN) is judged from the console.
  *
+ * Each sweep has a time budget: VJCHAN_FAULT_SWEEP_SECONDS in the
+ * environment (unset or 0: none).  A sweep that runs out of it stops after
+ * the fault point it is at, says how far it got and that it is not
+ * complete, and still checks that the operation works normally; what it
+ * swept was checked all the same.  The budget is printed with each sweep.
+ *
  * Needs CONFIG_FAULT_INJECTION, CONFIG_FAILSLAB, CONFIG_FAIL_PAGE_ALLOC and
  * CONFIG_FAULT_INJECTION_DEBUG_FS; skips without them.  failslab and
  * fail_page_alloc are set up in debugfs to fail sleeping and order-0
@@ -95,6 +101,9 @@ FIXTURE(fault)
 	struct vj_ring_offsets off;
 	char saved[NR_KNOBS][32];
 	int nr_saved;
+	__u64 t0;			/* the sweep's start, ns */
+	double budget;			/* s, 0: none */
+	int stopped;			/* the budget stopped the sweep */
 };
 
 static int read_file(const char *path, char *buf, size_t size)
@@ -200,6 +209,7 @@ FIXTURE_SETUP(fault)
 	struct sock_fprog prog = { .len = 1, .filter = &drop_all };
 	struct sockaddr_ll sll = { .sll_family = AF_PACKET };
 	socklen_t olen = sizeof(self->off);
+	const char *budget;
 	struct ifreq ifr;
 	struct stat sb;
 	unsigned int i;
@@ -264,6 +274,15 @@ FIXTURE_SETUP(fault)
 
 	self->nth = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->nth) TH_LOG("%s: %s", FAIL_NTH, strerror(errno));
+
+	budget = getenv("VJCHAN_FAULT_SWEEP_SECONDS");
+	self->budget = budget ? strtod(budget, NULL) : 0;
+	if (self->budget > 0)
+		TH_LOG("budget of this sweep: %g s (VJCHAN_FAULT_SWEEP_SECONDS)", self->budget);
+	else
+		TH_LOG("budget of this sweep: none (VJCHAN_FAULT_SWEEP_SECONDS unset)");
+	self->stopped = 0;
+	self->t0 = now_ns();
 }
 
 FIXTURE_TEARDOWN(fault)
@@ -328,11 +347,37 @@ static int nth_result(struct __test_metadata *_metadata, int n, int left, int ok
 	return left != 0;
 }
 
+/* True when the sweep's budget is spent: the sweep stops there. */
+static int over_budget(struct _test_data_fault *self)
+{
+	if (self->budget > 0 && (now_ns() - self->t0) / 1e9 >= self->budget)
+		self->stopped = 1;
+	return self->stopped;
+}
+
+/*
+ * After a sweep of @op that ended before fault point @n: complete (@done),
+ * or stopped by its budget.
+ */
+static void sweep_end(struct __test_metadata *_metadata, struct _test_data_fault *self,
+		      int done, int n, const char *op)
+{
+	double s = (now_ns() - self->t0) / 1e9;
+
+	if (self->stopped) {
+		TH_LOG("%s: %d fault points swept in %.0f s, then the budget of %g s ran out: %s",
+		       op, n - 1, s, self->budget, "NOT complete");
+		return;
+	}
+	ASSERT_TRUE(done) TH_LOG("%s: more than %d fault points", op, MAX_NTH);
+	TH_LOG("%s: %d fault points swept in %.0f s, complete", op, n - 2, s);
+}
+
 TEST_F_TIMEOUT(fault, socket, 600)
 {
 	int n, fd, err, left, done = 0;
 
-	for (n = 1; n <= MAX_NTH && !done; n++) {
+	for (n = 1; n <= MAX_NTH && !done && !over_budget(self); n++) {
 		ASSERT_EQ(0, nth_set(self, n));
 		fd = vj_socket();
 		err = errno;
@@ -341,8 +386,7 @@ TEST_F_TIMEOUT(fault, socket, 600)
 		if (fd >= 0)
 			EXPECT_EQ(0, close(fd));
 	}
-	ASSERT_TRUE(done) TH_LOG("more than %d fault points", MAX_NTH);
-	TH_LOG("socket(): %d fault points swept", n - 2);
+	sweep_end(_metadata, self, done, n, "socket()");
 	fd = vj_socket();
 	ASSERT_LE(0, fd) TH_LOG("socket after the sweep: %s", strerror(errno));
 	EXPECT_EQ(0, close(fd));
@@ -353,7 +397,7 @@ TEST_F_TIMEOUT(fault, add_filter, 600)
 	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
 	int n, fd, ret, err, left, done = 0;
 
-	for (n = 1; n <= MAX_NTH && !done; n++) {
+	for (n = 1; n <= MAX_NTH && !done && !over_budget(self); n++) {
 		fd = vj_socket();
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, nth_set(self, n));
@@ -367,8 +411,7 @@ TEST_F_TIMEOUT(fault, add_filter, 600)
 		EXPECT_EQ(0, setsockopt(fd, SOL_VJCHAN, VJ_DEL_FILTER, &f, sizeof(f)));
 		EXPECT_EQ(0, close(fd));
 	}
-	ASSERT_TRUE(done) TH_LOG("more than %d fault points", MAX_NTH);
-	TH_LOG("setsockopt(VJ_ADD_FILTER): %d fault points swept", n - 2);
+	sweep_end(_metadata, self, done, n, "setsockopt(VJ_ADD_FILTER)");
 	fd = vj_socket();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, setsockopt(fd, SOL_VJCHAN, VJ_ADD_FILTER, &f, sizeof(f)));
@@ -381,7 +424,7 @@ TEST_F_TIMEOUT(fault, statistics, 600)
 	struct chan c;
 	int n, ret, err, left, done = 0;
 
-	for (n = 1; n <= MAX_NTH && !done; n++) {
+	for (n = 1; n <= MAX_NTH && !done && !over_budget(self); n++) {
 		chan_open(_metadata, self, &c, 0);
 		ASSERT_EQ(0, nth_set(self, n));
 		ret = get_stats(c.fd, &st);
@@ -392,8 +435,7 @@ TEST_F_TIMEOUT(fault, statistics, 600)
 			EXPECT_EQ(0U, st.rx_packets);
 		chan_close(_metadata, self, &c);
 	}
-	ASSERT_TRUE(done) TH_LOG("more than %d fault points", MAX_NTH);
-	TH_LOG("getsockopt(VJ_STATISTICS): %d fault points swept", n - 2);
+	sweep_end(_metadata, self, done, n, "getsockopt(VJ_STATISTICS)");
 	chan_open(_metadata, self, &c, 0);
 	EXPECT_EQ(0, get_stats(c.fd, &st));
 	chan_close(_metadata, self, &c);
@@ -403,7 +445,7 @@ TEST_F_TIMEOUT(fault, bind, 900)
 {
 	int n, fd, ret, err, left, done = 0;
 
-	for (n = 1; n <= MAX_NTH && !done; n++) {
+	for (n = 1; n <= MAX_NTH && !done && !over_budget(self); n++) {
 		fd = vj_socket();
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, add_filter(fd, ETH_P_VJTEST));
@@ -428,8 +470,7 @@ TEST_F_TIMEOUT(fault, bind, 900)
 		}
 		EXPECT_EQ(0, close(fd));
 	}
-	ASSERT_TRUE(done) TH_LOG("more than %d fault points", MAX_NTH);
-	TH_LOG("bind(): %d fault points swept", n - 2);
+	sweep_end(_metadata, self, done, n, "bind()");
 	fd = vj_socket();
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, vj_bind(fd, self->ifb)) TH_LOG("bind after the sweep: %s", strerror(errno));
@@ -443,7 +484,7 @@ TEST_F_TIMEOUT(fault, mmap, 900)
 	struct chan c;
 	__u8 *p;
 
-	for (n = 1; n <= MAX_NTH && !done; n++) {
+	for (n = 1; n <= MAX_NTH && !done && !over_budget(self); n++) {
 		chan_open(_metadata, self, &c, 0);
 		ASSERT_EQ(0, nth_set(self, n));
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c.fd, 0);
@@ -464,8 +505,7 @@ TEST_F_TIMEOUT(fault, mmap, 900)
 		}
 		chan_close(_metadata, self, &c);
 	}
-	ASSERT_TRUE(done) TH_LOG("more than %d fault points", MAX_NTH);
-	TH_LOG("mmap(): %d fault points swept", n - 2);
+	sweep_end(_metadata, self, done, n, "mmap()");
 	chan_open(_metadata, self, &c, 1);
 	chan_close(_metadata, self, &c);
 }
@@ -488,7 +528,7 @@ static void sweep_send(struct __test_metadata *_metadata, struct _test_data_faul
 	ssize_t sent;
 
 	/* The last round, n == MAX_NTH + 1, runs without a fault: the check after the sweep. */
-	for (n = 1; n <= MAX_NTH + 1 && !done; n++) {
+	for (n = 1; n <= MAX_NTH + 1 && !done && !over_budget(self); n++) {
 		chan_open(_metadata, self, &c, 1);
 		cons = __atomic_load_n((__u32 *)(c.map + o->consumer), __ATOMIC_RELAXED);
 		if (n <= MAX_NTH)
@@ -525,7 +565,7 @@ static void sweep_send(struct __test_metadata *_metadata, struct _test_data_faul
 			EXPECT_EQ(1U, st.rx_stack);
 		chan_close(_metadata, self, &c);
 	}
-	TH_LOG("%s: %d fault points swept", what, n - 2);
+	sweep_end(_metadata, self, done, n, what);
 
 	/* And normally, once more: the frame arrives where the filter says. */
 	chan_open(_metadata, self, &c, 1);

@@ -6,8 +6,10 @@
  *	vjchan_fuzz [--seed N] [--iterations N] [--seconds N]
  *
  * The run stops after --iterations steps or --seconds of wall time, whichever
- * comes first (defaults: no step limit, 30 s).  It prints the seed first, as
- * the KTAP comment "# seed: N", and again on a failure, with the step and the
+ * comes first (defaults: no step limit, 30 s; without --seconds, the
+ * environment's VJCHAN_FUZZ_SECONDS sets the time budget).  It prints the
+ * budget and the seed first, as the KTAP comments "# budget: ..." and
+ * "# seed: N", and the seed again on a failure, with the step and the
  * operation; "vjchan_fuzz --seed N" runs the same sequence again.
  *
  *	--verbose	print what each step does (a KTAP comment a line)
@@ -2614,8 +2616,15 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *budget_from = "default", *env;
 	int have_seed = 0, c, total = 0, i, k;
 	double t0, el;
+
+	env = getenv("VJCHAN_FUZZ_SECONDS");
+	if (env && *env) {
+		max_seconds = strtod(env, NULL);
+		budget_from = "VJCHAN_FUZZ_SECONDS";
+	}
 
 	while ((c = getopt_long(argc, argv, "s:i:t:v", lopts, NULL)) != -1) {
 		switch (c) {
@@ -2628,6 +2637,7 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			max_seconds = strtod(optarg, NULL);
+			budget_from = "--seconds";
 			break;
 		case 'v':
 			verbose = 1;
@@ -2644,6 +2654,11 @@ int main(int argc, char **argv)
 	}
 	ksft_print_header();
 	ksft_set_plan(1);
+	if (max_steps)
+		ksft_print_msg("budget: %g s (%s) or %llu steps (--iterations)\n", max_seconds,
+			       budget_from, (unsigned long long)max_steps);
+	else
+		ksft_print_msg("budget: %g s (%s)\n", max_seconds, budget_from);
 	ksft_print_msg("seed: %llu\n", (unsigned long long)seed);
 	rng_state = seed ? seed : 0x9e3779b97f4a7c15ULL;
 	for (i = 0; i < 8; i++)
