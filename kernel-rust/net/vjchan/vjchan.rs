@@ -403,6 +403,23 @@ struct Chan {
 }
 
 impl Chan {
+    fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            rx <- new_spinlock_irq!(RxState {
+                ring: RxRing::new(0),
+                filters: [None; MAX_FILTERS],
+                stats: Stats::default(),
+                starved: false,
+                status: 0,
+            }),
+            binding <- new_mutex!(Binding { dev: None, qid: 0, bound: false }),
+            pages: SetOnce::new(),
+            sk: SetOnce::new(),
+            mappable: Atomic::new(false),
+            dev_gone: Atomic::new(false),
+        })
+    }
+
     /// Publishes buffer `id`, holding `len` bytes, to the ring and wakes the consumer if it asked.
     fn publish(
         &self,

@@ -317,8 +317,9 @@ pub mod poll_mask {
     pub const WRNORM: u32 = crate::bindings::EPOLLWRNORM;
     /// `EPOLLERR`: an error condition.
     pub const ERR: u32 = crate::bindings::EPOLLERR;
-    /// `EPOLLHUP`: hang up; the other end (here: the device) is gone.
-    pub const HUP: u32 = crate::bindings::EPOLLHUP;
+    /// `EPOLLHUP`: hang up; the other end (here: the device) is gone. (Bindgen does not see
+    /// `EPOLLHUP`, a `__force` cast; `POLLHUP` has the same value.)
+    pub const HUP: u32 = crate::bindings::POLLHUP;
 }
 
 /// A socket of a protocol family implemented in Rust.
