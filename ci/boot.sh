@@ -32,7 +32,7 @@ esac
 
 mkdir -p "$VJCHAN_CACHE/logs"
 LOGF=${VJCHAN_LOG:-$VJCHAN_CACHE/logs/boot-$VARIANT-$(date +%Y%m%d-%H%M%S).log}
-timeout_s=${VJCHAN_BOOT_TIMEOUT:-900}
+timeout_s=$BOOT_TIMEOUT
 # The guest prints its exit status and taint; both are checked below.
 guest_cmd="$1; rc=\$?; echo VJCHAN-GUEST-TAINT=\$(cat /proc/sys/kernel/tainted); echo VJCHAN-GUEST-EXIT=\$rc"
 

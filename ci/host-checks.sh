@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The fast host tier: cargo tests, formatting and lints, the ci/ scripts'
-# own tests, and the series checks (drift, rustfmt of the kernel Rust).
+# own tests, the kselftest lists of the guests (every test in one of them),
+# and the series checks (drift, rustfmt of the kernel Rust).
 . "$(dirname "$0")/lib.sh"
 stage host-checks
 
@@ -16,6 +17,8 @@ python3 -m unittest discover -s "$CI_DIR/tests" -q
 for f in "$CI_DIR"/*.sh "$CI_DIR"/guest/*.sh "$REPO/.ci/run"; do
 	bash -n "$f"
 done
+log "which guest runs which kselftest (ci/guest/*.list)"
+python3 "$CI_DIR/test-lists.py" check --boot-timeout "$BOOT_TIMEOUT"
 log "kernel Rust formatting (the tree's .rustfmt.toml)"
 mapfile -t krs < <(find "$REPO/kernel-rust" -name '*.rs' -not -path '*/host/*' | sort)
 rustfmt --check --edition 2021 --config-path "$BASE_GIT/.rustfmt.toml" "${krs[@]}"

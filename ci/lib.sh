@@ -32,6 +32,9 @@ export PATH=$CARGO_ROOT/bin:$VENV/bin:$HOME/.cargo/bin:$PATH
 export LIBCLANG_PATH=/usr/lib/llvm${LLVM_SUFFIX}/lib
 
 VARIANT=${VJCHAN_VARIANT:-default}
+# How long a guest may run (ci/boot.sh); ci/tests.sh prints each guest's
+# time against it and warns above half.
+BOOT_TIMEOUT=${VJCHAN_BOOT_TIMEOUT:-900}
 
 log() { printf '[vjchan %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[vjchan] error: %s\n' "$*" >&2; exit 1; }

@@ -3,16 +3,32 @@
 # series' exported uapi headers, boot the kernel, run them in the guest and
 # report KTAP and a final 'N passed, N failed' line.  The KUnit suites of
 # vjchan run during the guest's boot and are counted too.
+#
+# The default kernel runs every kselftest; the debug kernel those of
+# ci/guest/debug.list (ci/test-lists.py; VJCHAN_DEBUG_ALL=1: every one).
+# The fuzzer and each fail-nth sweep run within a time budget:
+# VJCHAN_FUZZ_SECONDS and VJCHAN_FAULT_SWEEP_SECONDS, defaults below.
 . "$(dirname "$0")/lib.sh"
 stage "tests($VARIANT)"
 
 O=$BUILD_ROOT/$VARIANT
 KSFT=$O/kselftest
 "$CI_DIR/kselftests.sh"
+# What this guest runs: the built programs must list the cases their
+# sources name (what ci/test-lists.py reads), then the plan.
+python3 "$CI_DIR/test-lists.py" listing "$KSFT" >&2
+plan_args=("$VARIANT")
+[ "${VJCHAN_DEBUG_ALL:-0}" != 1 ] || plan_args+=(--all)
+python3 "$CI_DIR/test-lists.py" plan "${plan_args[@]}" >"$KSFT/vjchan-plan"
+log "the $VARIANT kernel runs: $(awk '{ printf "%s%s", sep, $1; sep = ", " }' "$KSFT/vjchan-plan")"
+fuzz_s=${VJCHAN_FUZZ_SECONDS:-30}
+sweep_s=${VJCHAN_FAULT_SWEEP_SECONDS:-30}
+log "budgets: fuzzer ${fuzz_s} s, each fail-nth sweep ${sweep_s} s"
 
 LOGF=$VJCHAN_CACHE/logs/tests-$VARIANT-$(date +%Y%m%d-%H%M%S).log
 mkdir -p "$(dirname "$LOGF")"
-guest="sh $CI_DIR/guest/run-tests.sh $KSFT"
+guest="VJCHAN_FUZZ_SECONDS=$fuzz_s VJCHAN_FAULT_SWEEP_SECONDS=$sweep_s"
+guest="$guest sh $CI_DIR/guest/run-tests.sh $KSFT $VARIANT $KSFT/vjchan-plan"
 # VJCHAN_PLANT_WARN=1 provokes a kernel WARN after the tests (through
 # LKDTM): the run must then fail although every test passed.
 if [ "${VJCHAN_PLANT_WARN:-0}" = 1 ]; then
