@@ -5,6 +5,9 @@ Prints the guest kernel release, the KTAP of the KUnit suites (from the
 boot) and of the kselftests, and a last line 'N passed, N failed, N skipped'.
 Exit status 1 if anything failed, or if nothing ran.  --console-failed
 (given by ci/tests.sh when ci/boot.sh failed) counts one more failure.
+--guest-time NAME:SECONDS:TIMEOUT prints, above the last line, how much of
+its timeout the guest used, with a warning above half (the margin CI keeps
+for a suite that grows); it fails nothing by itself.
 """
 import re
 import sys
@@ -65,10 +68,32 @@ def summarise(text):
     return uname, kunit, kself, passed, failed, skipped, report
 
 
+# A guest should stay within this share of its timeout.
+MARGIN = 0.5
+
+
+def guest_time(spec):
+    """Lines for --guest-time NAME:SECONDS:TIMEOUT."""
+    name, secs, timeout = spec.rsplit(":", 2)
+    secs, timeout = int(secs), int(timeout)
+    share = secs / timeout if timeout > 0 else 1.0
+    lines = ["guest(%s): %d s of %d s timeout (%d%%)" % (name, secs, timeout, round(100 * share))]
+    if share > MARGIN:
+        lines.append("warning: guest(%s) used more than %d%% of its timeout: the margin is "
+                     "going (trim ci/guest/debug.list, the budgets in ci/tests.sh, or the "
+                     "suite)" % (name, round(100 * MARGIN)))
+    return lines
+
+
 def main():
     args = sys.argv[1:]
     console_failed = "--console-failed" in args
     args = [a for a in args if a != "--console-failed"]
+    times = []
+    while "--guest-time" in args:
+        i = args.index("--guest-time")
+        times += guest_time(args[i + 1])
+        del args[i:i + 2]
     with open(args[0], errors="replace") as f:
         uname, kunit, kself, passed, failed, skipped, report = summarise(f.read())
     if console_failed:
@@ -82,6 +107,8 @@ def main():
         print(l)
     for r in report:
         print(r)
+    for t in times:
+        print(t)
     print("%d passed, %d failed, %d skipped" % (passed, failed, skipped))
     if failed or not passed or not uname:
         sys.exit(1)

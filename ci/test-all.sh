@@ -48,6 +48,8 @@ fi
 echo "== stage timings =="
 printf '%s\n' "${timings[@]}"
 echo "total $(( $(date +%s) - t0 ))s"
+# Each guest's time against its timeout (ci/tests.sh), warnings included.
+grep -E '^(guest\(|warning: guest\()' "$summary" || true
 # The last line: all guest test cases of all variants.
 grep -E '^[0-9]+ passed, [0-9]+ failed' "$summary" |
 	awk '{p += $1; f += $3; s += $5} END {

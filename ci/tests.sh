@@ -7,7 +7,9 @@
 # The default kernel runs every kselftest; the debug kernel those of
 # ci/guest/debug.list (ci/test-lists.py; VJCHAN_DEBUG_ALL=1: every one).
 # The fuzzer and each fail-nth sweep run within a time budget:
-# VJCHAN_FUZZ_SECONDS and VJCHAN_FAULT_SWEEP_SECONDS, defaults below.
+# VJCHAN_FUZZ_SECONDS and VJCHAN_FAULT_SWEEP_SECONDS, defaults below.  The
+# guest's wall time is printed against its timeout (VJCHAN_BOOT_TIMEOUT),
+# with a warning above half of it.
 . "$(dirname "$0")/lib.sh"
 stage "tests($VARIANT)"
 
@@ -48,12 +50,14 @@ qemu_nic="-netdev dgram,id=vjnet,local.type=inet,local.host=127.0.0.1,local.port
 qemu_nic="$qemu_nic,remote.type=inet,remote.host=127.0.0.1,remote.port=$p2"
 qemu_nic="$qemu_nic -device virtio-net-pci,netdev=vjnet,mac=52:54:00:76:6a:01"
 rc=0
+t_guest=$(date +%s)
 VJCHAN_LOG=$LOGF VJCHAN_APPEND="kunit.filter_glob=vjchan* ${VJCHAN_APPEND:-}" \
 	VJCHAN_QEMU_OPTS="$qemu_nic" "$CI_DIR/boot.sh" "$guest" >/dev/null || rc=$?
+t_guest=$(( $(date +%s) - t_guest ))
 kill "$inject_pid" 2>/dev/null || true
 wait "$inject_pid" 2>/dev/null || true
 log "host injector: $(tail -n 1 "$LOGF.inject" 2>/dev/null)"
-extra=()
-[ $rc -eq 0 ] || extra=(--console-failed)
+extra=(--guest-time "$VARIANT:$t_guest:$BOOT_TIMEOUT")
+[ $rc -eq 0 ] || extra+=(--console-failed)
 python3 "$CI_DIR/ktap-summary.py" "${extra[@]}" "$LOGF" || rc=1
 exit $rc

@@ -114,6 +114,25 @@ class KtapSummary(unittest.TestCase):
             self.assertEqual(bad.returncode, 1)
             self.assertTrue(bad.stdout.rstrip().endswith("4 passed, 1 failed, 1 skipped"))
 
+    def test_guest_time_against_its_timeout(self):
+        self.assertEqual(ks.guest_time("debug:412:900"),
+                         ["guest(debug): 412 s of 900 s timeout (46%)"])
+        over = ks.guest_time("debug:600:900")
+        self.assertEqual(over[0], "guest(debug): 600 s of 900 s timeout (67%)")
+        self.assertTrue(over[1].startswith("warning: guest(debug) used more than 50%"))
+
+    def test_guest_time_is_printed_above_the_last_line(self):
+        import subprocess
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+            f.write(RUN)
+            f.flush()
+            script = os.path.join(CI, "ktap-summary.py")
+            out = subprocess.run(["python3", script, "--guest-time", "default:100:900", f.name],
+                                 capture_output=True, text=True).stdout.splitlines()
+            self.assertEqual(out[-2], "guest(default): 100 s of 900 s timeout (11%)")
+            self.assertEqual(out[-1], "3 passed, 1 failed, 1 skipped")
+
 
 if __name__ == "__main__":
     unittest.main()
