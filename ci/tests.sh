@@ -49,6 +49,23 @@ inject_pid=$!
 qemu_nic="-netdev dgram,id=vjnet,local.type=inet,local.host=127.0.0.1,local.port=$p1"
 qemu_nic="$qemu_nic,remote.type=inet,remote.host=127.0.0.1,remote.port=$p2"
 qemu_nic="$qemu_nic -device virtio-net-pci,netdev=vjnet,mac=52:54:00:76:6a:01"
+# A third NIC, multi-queue (two queue pairs), whose QEMU backend is a tap
+# device of this host, up, without IPv6; ci/mq-peer.py answers the guest's
+# requests on it (selftests/vjchan/vjchan_lifetime_test.c, fixture
+# vnet_mq).  No tap here (no /dev/net/tun, not root): no NIC, and those
+# tests skip.
+mq_tap=vjmq$$
+mq_pid=
+if ip tuntap add dev "$mq_tap" mode tap multi_queue 2>/dev/null; then
+	echo 1 >"/proc/sys/net/ipv6/conf/$mq_tap/disable_ipv6" 2>/dev/null || true
+	ip link set dev "$mq_tap" up
+	python3 "$CI_DIR/mq-peer.py" --tap "$mq_tap" --timeout 3000 >"$LOGF.mq" 2>&1 &
+	mq_pid=$!
+	qemu_nic="$qemu_nic -netdev tap,id=vjmq,ifname=$mq_tap,script=no,downscript=no,queues=2,vhost=off"
+	qemu_nic="$qemu_nic -device virtio-net-pci,netdev=vjmq,mq=on,vectors=6,mac=52:54:00:76:6a:02"
+else
+	log "no multi-queue NIC: cannot make a tap device here (its tests skip)"
+fi
 rc=0
 t_guest=$(date +%s)
 VJCHAN_LOG=$LOGF VJCHAN_APPEND="kunit.filter_glob=vjchan* ${VJCHAN_APPEND:-}" \
@@ -57,6 +74,12 @@ t_guest=$(( $(date +%s) - t_guest ))
 kill "$inject_pid" 2>/dev/null || true
 wait "$inject_pid" 2>/dev/null || true
 log "host injector: $(tail -n 1 "$LOGF.inject" 2>/dev/null)"
+if [ -n "$mq_pid" ]; then
+	kill "$mq_pid" 2>/dev/null || true
+	wait "$mq_pid" 2>/dev/null || true
+	log "multi-queue peer: $(tail -n 1 "$LOGF.mq" 2>/dev/null)"
+	ip link del dev "$mq_tap" 2>/dev/null || true
+fi
 extra=(--guest-time "$VARIANT:$t_guest:$BOOT_TIMEOUT")
 [ $rc -eq 0 ] || extra+=(--console-failed)
 python3 "$CI_DIR/ktap-summary.py" "${extra[@]}" "$LOGF" || rc=1

@@ -537,4 +537,388 @@ static inline int frame_csum_check(struct frame_info *fi)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Devices: XDP programs, ethtool channels, features and statistics,   */
+/* the MTU (for the lifetime tests: what a bound channel refuses).     */
+
+#include <dirent.h>
+#include <linux/bpf.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
+/* The errno of a system call that this kernel does not have. */
+static inline int vj_no_syscall_errno(void)
+{
+	syscall(-1L);
+	return errno;
+}
+
+static inline int vj_sys_bpf(int cmd, union bpf_attr *attr)
+{
+	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+}
+
+/* An XDP program that returns @action (XDP_PASS, XDP_DROP) for every frame
+ * (r0 = action; exit): its fd, or -1 with errno.
+ */
+static inline int vj_xdp_prog(__u32 action)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = (__s32)action },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_XDP;
+	attr.insns = (__u64)(unsigned long)insns;
+	attr.insn_cnt = ARRAY_SIZE(insns);
+	attr.license = (__u64)(unsigned long)"GPL";
+	return vj_sys_bpf(BPF_PROG_LOAD, &attr);
+}
+
+/* Attaches XDP program @prog to @ifindex with a BPF link (the driver's own
+ * mode when it has one): the link's fd, or -1 with errno.  Closing the link
+ * detaches the program.
+ */
+static inline int vj_xdp_link(int prog, int ifindex)
+{
+	union bpf_attr attr;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.link_create.prog_fd = prog;
+	attr.link_create.target_ifindex = ifindex;
+	attr.link_create.attach_type = BPF_XDP;
+	return vj_sys_bpf(BPF_LINK_CREATE, &attr);
+}
+
+/*
+ * Attaches XDP program @prog to @ifindex (@prog -1: detaches the device's
+ * program) through rtnetlink, as `ip link set dev X xdpdrv fd N` does:
+ * RTM_SETLINK with IFLA_XDP { IFLA_XDP_FD, IFLA_XDP_FLAGS = @flags }.  0, or
+ * -1 with errno from the kernel's answer.
+ */
+static inline int vj_xdp_attach_nl(int ifindex, int prog, __u32 flags)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		char attrs[64];
+	} req;
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	char ans[4096];
+	struct nlmsgerr *e;
+	struct nlmsghdr *nh;
+	struct nlattr *xdp, *a;
+	__s32 fd32 = prog;
+	ssize_t n;
+	int sock, err = EPROTO;
+
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.ifi));
+	req.nh.nlmsg_type = RTM_SETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = ifindex;
+
+	xdp = (struct nlattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+	xdp->nla_type = NLA_F_NESTED | IFLA_XDP;
+	xdp->nla_len = NLA_HDRLEN;
+	a = (struct nlattr *)((char *)xdp + xdp->nla_len);
+	a->nla_type = IFLA_XDP_FD;
+	a->nla_len = NLA_HDRLEN + sizeof(fd32);
+	memcpy((char *)a + NLA_HDRLEN, &fd32, sizeof(fd32));
+	xdp->nla_len += NLA_ALIGN(a->nla_len);
+	if (flags) {
+		a = (struct nlattr *)((char *)xdp + xdp->nla_len);
+		a->nla_type = IFLA_XDP_FLAGS;
+		a->nla_len = NLA_HDRLEN + sizeof(flags);
+		memcpy((char *)a + NLA_HDRLEN, &flags, sizeof(flags));
+		xdp->nla_len += NLA_ALIGN(a->nla_len);
+	}
+	req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + NLA_ALIGN(xdp->nla_len);
+
+	sock = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (sock < 0)
+		return -1;
+	if (sendto(sock, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = errno;
+		goto out;
+	}
+	n = recv(sock, ans, sizeof(ans), 0);
+	if (n < 0) {
+		err = errno;
+		goto out;
+	}
+	for (nh = (struct nlmsghdr *)ans; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+		if (nh->nlmsg_type != NLMSG_ERROR ||
+		    nh->nlmsg_len < NLMSG_LENGTH(sizeof(*e)))
+			continue;
+		e = NLMSG_DATA(nh);
+		err = -e->error;
+		break;
+	}
+out:
+	close(sock);
+	if (!err)
+		return 0;
+	errno = err;
+	return -1;
+}
+
+/* Runs the ethtool ioctl @cmd_data (its first __u32 is the command) on
+ * @ifname: the ioctl's result (>= 0; ETHTOOL_F_* bits for the set
+ * commands), or -1 with errno.
+ */
+static inline int vj_ethtool(const char *ifname, void *cmd_data)
+{
+	struct ifreq ifr;
+	int sock, ret, err;
+
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_data = cmd_data;
+	ret = ioctl(sock, SIOCETHTOOL, &ifr);
+	err = errno;
+	close(sock);
+	errno = err;
+	return ret;
+}
+
+/* `ethtool -l`: 0, or -1 with errno. */
+static inline int vj_get_channels(const char *ifname, struct ethtool_channels *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->cmd = ETHTOOL_GCHANNELS;
+	return vj_ethtool(ifname, ch) < 0 ? -1 : 0;
+}
+
+/* `ethtool -L`: @ch as from vj_get_channels(), with the counts changed.
+ * 0, or -1 with errno.
+ */
+static inline int vj_set_channels(const char *ifname, const struct ethtool_channels *ch)
+{
+	struct ethtool_channels c = *ch;
+
+	c.cmd = ETHTOOL_SCHANNELS;
+	return vj_ethtool(ifname, &c) < 0 ? -1 : 0;
+}
+
+/* SIOCGIFMTU: the MTU of @ifname, or -1 with errno. */
+static inline int vj_get_mtu(const char *ifname)
+{
+	struct ifreq ifr;
+	int sock, ret, err;
+
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ret = ioctl(sock, SIOCGIFMTU, &ifr);
+	err = errno;
+	close(sock);
+	errno = err;
+	return ret < 0 ? -1 : ifr.ifr_mtu;
+}
+
+/* SIOCSIFMTU: 0, or -1 with errno. */
+static inline int vj_set_mtu(const char *ifname, int mtu)
+{
+	struct ifreq ifr;
+	int sock, ret, err;
+
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	ifr.ifr_mtu = mtu;
+	ret = ioctl(sock, SIOCSIFMTU, &ifr);
+	err = errno;
+	close(sock);
+	errno = err;
+	return ret < 0 ? -1 : 0;
+}
+
+/*
+ * The index of string @name in string set @sset of @ifname (ETH_SS_FEATURES:
+ * `ethtool -k` names; ETH_SS_STATS: `ethtool -S` names) and the set's size
+ * in @count: the index, or -1 if @ifname has no such string.
+ */
+static inline int vj_ethtool_string(const char *ifname, __u32 sset, const char *name,
+				    __u32 *count)
+{
+	struct ethtool_sset_info *ssi;
+	struct ethtool_gstrings *strs = NULL;
+	__u32 n, i;
+	int ret = -1;
+
+	ssi = calloc(1, sizeof(*ssi) + sizeof(__u32));
+	if (!ssi)
+		return -1;
+	ssi->cmd = ETHTOOL_GSSET_INFO;
+	ssi->sset_mask = 1ULL << sset;
+	if (vj_ethtool(ifname, ssi) < 0 || !(ssi->sset_mask & (1ULL << sset)))
+		goto out;
+	n = ssi->data[0];
+	strs = calloc(1, sizeof(*strs) + (size_t)n * ETH_GSTRING_LEN);
+	if (!strs)
+		goto out;
+	strs->cmd = ETHTOOL_GSTRINGS;
+	strs->string_set = sset;
+	strs->len = n;
+	if (vj_ethtool(ifname, strs) < 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!strncmp((const char *)strs->data + (size_t)i * ETH_GSTRING_LEN, name,
+			     ETH_GSTRING_LEN)) {
+			*count = n;
+			ret = (int)i;
+			break;
+		}
+	}
+out:
+	free(ssi);
+	free(strs);
+	return ret;
+}
+
+/*
+ * Offload feature @name (`ethtool -k` naming, e.g. "rx-gro-hw") of @ifname:
+ * whether the driver lets it change (@changeable) and whether it is on
+ * (@active).  0, or -1 if that cannot be told.
+ */
+static inline int vj_feature_get(const char *ifname, const char *name, int *changeable,
+				 int *active)
+{
+	struct ethtool_gfeatures *feat;
+	__u32 n = 0, blocks;
+	int i, ret = -1;
+
+	i = vj_ethtool_string(ifname, ETH_SS_FEATURES, name, &n);
+	if (i < 0)
+		return -1;
+	blocks = (n + 31) / 32;
+	feat = calloc(1, sizeof(*feat) + blocks * sizeof(feat->features[0]));
+	if (!feat)
+		return -1;
+	feat->cmd = ETHTOOL_GFEATURES;
+	feat->size = blocks;
+	if (vj_ethtool(ifname, feat) >= 0) {
+		*changeable = !!(feat->features[i / 32].available & (1U << (i % 32)));
+		*active = !!(feat->features[i / 32].active & (1U << (i % 32)));
+		ret = 0;
+	}
+	free(feat);
+	return ret;
+}
+
+/*
+ * Asks for offload feature @name of @ifname on or off (`ethtool -K`): the
+ * ioctl's result, 0 if done, ETHTOOL_F_WISH (> 0) if the driver refused
+ * (the kernel logs its error), or -1 with errno.
+ */
+static inline int vj_feature_set(const char *ifname, const char *name, int on)
+{
+	struct ethtool_sfeatures *sf;
+	__u32 n = 0, blocks;
+	int i, ret;
+
+	i = vj_ethtool_string(ifname, ETH_SS_FEATURES, name, &n);
+	if (i < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	blocks = (n + 31) / 32;
+	sf = calloc(1, sizeof(*sf) + blocks * sizeof(sf->features[0]));
+	if (!sf)
+		return -1;
+	sf->cmd = ETHTOOL_SFEATURES;
+	sf->size = blocks;
+	sf->features[i / 32].valid = 1U << (i % 32);
+	sf->features[i / 32].requested = on ? 1U << (i % 32) : 0;
+	ret = vj_ethtool(ifname, sf);
+	free(sf);
+	return ret;
+}
+
+/* The receive "drop" counter of @ifname in /proc/net/dev (the caller's
+ * network namespace: rx_dropped, the core's drops included), or -1.
+ */
+static inline long long vj_dev_rx_dropped(const char *ifname)
+{
+	unsigned long long f[4];
+	char line[512], *p;
+	long long v = -1;
+	size_t len = strlen(ifname);
+	FILE *fp;
+
+	fp = fopen("/proc/net/dev", "r");
+	if (!fp)
+		return -1;
+	while (fgets(line, sizeof(line), fp)) {
+		p = line + strspn(line, " ");
+		if (strncmp(p, ifname, len) || p[len] != ':')
+			continue;
+		/* bytes packets errs drop ... */
+		if (sscanf(p + len + 1, "%llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3]) == 4)
+			v = (long long)f[3];
+		break;
+	}
+	fclose(fp);
+	return v;
+}
+
+/* The interface whose MAC address is @mac: its index and name, 0 if none. */
+static inline int vj_find_nic_by_mac(const __u8 *mac, char *name)
+{
+	struct if_nameindex *ifs, *i;
+	struct ifreq ifr;
+	int fd, found = 0;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	ifs = if_nameindex();
+	for (i = ifs; i && i->if_index && !found; i++) {
+		memset(&ifr, 0, sizeof(ifr));
+		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
+		/* sa_family 1: ARPHRD_ETHER */
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) || ifr.ifr_hwaddr.sa_family != 1 ||
+		    memcmp(ifr.ifr_hwaddr.sa_data, mac, ETH_ALEN))
+			continue;
+		snprintf(name, IF_NAMESIZE, "%s", i->if_name);
+		found = i->if_index;
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	close(fd);
+	return found;
+}
+
+/* Whether a device is bound to virtio driver @drv (e.g. "9pnet_virtio"). */
+static inline int vj_virtio_driver_in_use(const char *drv)
+{
+	char path[128];
+	struct dirent *de;
+	int found = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/bus/virtio/drivers/%s", drv);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "virtio", 6))
+			found = 1;
+	closedir(d);
+	return found;
+}
+
 #endif /* VJCHAN_LIB_H */

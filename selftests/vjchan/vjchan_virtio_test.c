@@ -215,47 +215,6 @@ static int vj_add_port_filter(int fd, __u16 port)
 	return setsockopt(fd, SOL_VJCHAN, VJ_ADD_FILTER, &f, sizeof(f));
 }
 
-/* The errno of a system call that this kernel does not have. */
-static int no_syscall_errno(void)
-{
-	syscall(-1L);
-	return errno;
-}
-
-static int sys_bpf(int cmd, union bpf_attr *attr)
-{
-	return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
-
-/* An XDP program that passes every frame (r0 = XDP_PASS; exit): its fd. */
-static int xdp_pass_prog(void)
-{
-	struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.prog_type = BPF_PROG_TYPE_XDP;
-	attr.insns = (__u64)(unsigned long)insns;
-	attr.insn_cnt = ARRAY_SIZE(insns);
-	attr.license = (__u64)(unsigned long)"GPL";
-	return sys_bpf(BPF_PROG_LOAD, &attr);
-}
-
-/* Attach XDP program @prog to @ifindex with a BPF link: the link's fd. */
-static int xdp_link(int prog, int ifindex)
-{
-	union bpf_attr attr;
-
-	memset(&attr, 0, sizeof(attr));
-	attr.link_create.prog_fd = prog;
-	attr.link_create.target_ifindex = ifindex;
-	attr.link_create.attach_type = BPF_XDP;
-	return sys_bpf(BPF_LINK_CREATE, &attr);
-}
-
 /* ------------------------------------------------------------------ */
 /* Frames of the harness specification.                                */
 
@@ -926,15 +885,15 @@ TEST_F_TIMEOUT(virtio, xdp_excludes_channel, XDP_TIMEOUT)
 	int prog, ret, err;
 
 	/* No bpf() in this kernel (CONFIG_BPF_SYSCALL=n), or not allowed. */
-	prog = xdp_pass_prog();
+	prog = vj_xdp_prog(XDP_PASS);
 	err = errno;
-	if (prog < 0 && (err == no_syscall_errno() || err == EPERM))
+	if (prog < 0 && (err == vj_no_syscall_errno() || err == EPERM))
 		SKIP(return, "bpf(BPF_PROG_LOAD): %s", strerror(err));
 	ASSERT_LE(0, prog) TH_LOG("bpf(BPF_PROG_LOAD): %s", strerror(err));
 
 	/* A channel is bound to queue 0: no XDP program on the device. */
 	self->fd = open_channel(_metadata, self, &self->r);
-	self->link = xdp_link(prog, self->ifindex);
+	self->link = vj_xdp_link(prog, self->ifindex);
 	err = errno;
 	ASSERT_EQ(-1, self->link) TH_LOG("XDP attached to %s with a channel bound", self->ifname);
 	ASSERT_EQ(EBUSY, err) TH_LOG("XDP with a channel bound: %s, not EBUSY", strerror(err));
@@ -943,7 +902,7 @@ TEST_F_TIMEOUT(virtio, xdp_excludes_channel, XDP_TIMEOUT)
 	ring_unmap(_metadata, &self->r);
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
-	self->link = xdp_link(prog, self->ifindex);
+	self->link = vj_xdp_link(prog, self->ifindex);
 	ASSERT_LE(0, self->link) TH_LOG("XDP on %s with the channel gone: %s",
 					self->ifname, strerror(errno));
 	/* The link holds the program. */
