@@ -49,10 +49,15 @@ class ListError(Exception):
     pass
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def makefile_programs(path=None):
     """The programs run_kselftest.sh runs: TEST_GEN_PROGS, then TEST_PROGS."""
     path = path or os.path.join(SELFTESTS, "Makefile")
-    text = open(path).read().replace("\\\n", " ")
+    text = read(path).replace("\\\n", " ")
     progs = {"TEST_GEN_PROGS": [], "TEST_PROGS": []}
     for m in re.finditer(r"^(TEST_GEN_PROGS|TEST_PROGS)\s*(:=|\+=|=)(.*)$", text, re.M):
         var, op, val = m.groups()
@@ -95,7 +100,7 @@ def suite(selftests=None):
     out = {}
     for prog in makefile_programs(os.path.join(selftests, "Makefile")):
         src = os.path.join(selftests, prog + ".c")
-        parsed = harness_cases(open(src).read()) if os.path.exists(src) else None
+        parsed = harness_cases(read(src)) if os.path.exists(src) else None
         out[prog] = parsed if parsed else (None, False)
     return out
 
@@ -103,7 +108,7 @@ def suite(selftests=None):
 def parse_list(path):
     """[(reason, program, case or None, line number)]."""
     entries, reason = [], None
-    for n, line in enumerate(open(path), 1):
+    for n, line in enumerate(read(path).splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -171,7 +176,7 @@ def check_lists(st, lists):
 def read_settings(path=None):
     path = path or os.path.join(SELFTESTS, "settings")
     out = {}
-    for line in open(path):
+    for line in read(path).splitlines():
         line = line.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
