@@ -90,16 +90,16 @@ struct vj_ring_offsets {
 	__u32	desc_size;	/* >= sizeof(struct vj_desc) */
 	__u32	buf_size;	/* bytes per buffer, headroom included */
 	__u32	headroom;	/* bytes before the frame in each buffer */
-	__u64	status;		/* __u32, kernel-written, VJ_RING_STATUS_* bits
-				 * (with VJ_FEATURE_STATUS; else 0)
-				 */
+	__u64	status;		/* __u32, kernel-written, VJ_RING_STATUS_* */
 	__u64	reserved[3];
 };
 
 /* Bits of the flags word. */
 #define VJ_RING_NEED_WAKEUP	(1U << 0)	/* wake me when the producer moves */
 
-/* Bits of the status word, set by the kernel.  Unknown bits are ignored. */
+/* Bits of the status word, set by the kernel (with VJ_FEATURE_STATUS; without
+ * it the offset is 0).  Unknown bits are ignored.
+ */
 #define VJ_RING_STATUS_DEV_GONE	(1U << 0)	/* the device went away: the channel
 						 * is unbound for good (poll() also
 						 * says EPOLLERR|EPOLLHUP, SO_ERROR
