@@ -108,6 +108,15 @@ struct ring {
 	__u32 *cons;
 	__u32 *flags;
 	__u32 next;		/* next index to consume */
+	/*
+	 * Markers (zero_copy_receive): when @marked is set, ring_consume()
+	 * fills each buffer it consumed with mark_byte() before releasing it,
+	 * and checks each frame that arrives in a buffer it marked: the frame
+	 * replaced the marker and nothing else did.  @marked has one entry per
+	 * slot (there are at most as many buffers as slots).
+	 */
+	bool *marked;
+	__u32 frames_marked;	/* frames that arrived in a marked buffer */
 };
 
 /* Where fetch() takes frames from. */
@@ -397,6 +406,25 @@ static void ring_unmap(struct __test_metadata *_metadata, struct ring *r)
 	if (r->map)
 		EXPECT_EQ(0, munmap(r->map, r->size));
 	r->map = NULL;
+	free(r->marked);
+	r->marked = NULL;
+}
+
+/* The marker: byte @i of a marked buffer; no frame of the harness has it. */
+static __u8 mark_byte(size_t i)
+{
+	return (__u8)(0xa5 ^ i ^ (i >> 8) * 0x3b);
+}
+
+/* The first byte of @len at @p (byte @from of its buffer) not the marker, or @len. */
+static size_t mark_mismatch(const __u8 *p, size_t from, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != mark_byte(from + i))
+			break;
+	return i;
 }
 
 /*
@@ -460,6 +488,37 @@ static size_t ring_consume(struct __test_metadata *_metadata, struct ring *r, __
 		TH_LOG("index %u: frame (len %u) runs past its buffer", r->next, d.len);
 	ASSERT_LE(d.addr + d.len, r->size);
 	memcpy(buf, r->map + d.addr, d.len);
+	if (r->marked) {
+		__u32 b = rel / o->buf_size;
+		__u8 *start = r->map + o->buffers + (size_t)b * o->buf_size;
+		size_t head = o->headroom, tail = head + d.len, bad;
+
+		if (r->marked[b]) {
+			/*
+			 * The device wrote the frame into this buffer after the
+			 * marker was put there through this mapping: the frame
+			 * is where the marker was, and the headroom (the
+			 * virtio-net header goes to kernel memory) and the
+			 * bytes after the frame still hold the marker.
+			 */
+			r->frames_marked++;
+			bad = mark_mismatch(start, 0, head);
+			ASSERT_EQ(head, bad)
+				TH_LOG("index %u, buffer %u: headroom byte %zu written (%#x)",
+				       r->next, b, bad, start[bad]);
+			ASSERT_NE(d.len, mark_mismatch(start + head, head, d.len))
+				TH_LOG("index %u, buffer %u: the marker is still there",
+				       r->next, b);
+			bad = mark_mismatch(start + tail, tail, o->buf_size - tail);
+			ASSERT_EQ(o->buf_size - tail, bad)
+				TH_LOG("index %u, buffer %u: byte %zu after the frame (len %u) written (%#x)",
+				       r->next, b, tail + bad, d.len, start[tail + bad]);
+		}
+		/* Ours until released: the marker goes in before the release. */
+		for (bad = 0; bad < o->buf_size; bad++)
+			start[bad] = mark_byte(bad);
+		r->marked[b] = true;
+	}
 	r->next++;
 	ring_release(r);
 	return d.len;
@@ -736,6 +795,12 @@ static void set_budget(struct _test_data_virtio *self, int timeout)
 /*
  * Every frame of phase 1 lands in the channel's ring, where the device put
  * it: in order, byte for byte, and nothing was copied or went to the stack.
+ * The device writes the pages this process maps: every buffer the test
+ * consumed is filled with a marker through the mapping before it is
+ * released, and when a later frame arrives in it (lent to the device again
+ * after the release), the frame is where the marker was and nothing else of
+ * the buffer changed.  The buffers posted at bind, before the ring could be
+ * mapped, carry one frame each unmarked: all the others are checked.
  */
 TEST_F_TIMEOUT(virtio, zero_copy_receive, ZC_TIMEOUT)
 {
@@ -746,12 +811,19 @@ TEST_F_TIMEOUT(virtio, zero_copy_receive, ZC_TIMEOUT)
 
 	set_budget(self, ZC_TIMEOUT);
 	self->fd = open_channel(_metadata, self, &self->r);
+	self->r.marked = calloc(self->r.off.nr_slots, sizeof(*self->r.marked));
+	ASSERT_NE(NULL, self->r.marked);
 	rx.fd = self->fd;
 	for (first = 0; first < TOTAL_CH; first += CHUNK)
 		fetch(_metadata, self, &rx, PHASE_CH, first, CHUNK, TOTAL_CH, &c);
 	/* Copies of re-requested frames may still come. */
 	late = drain(_metadata, &rx, PHASE_CH, TOTAL_CH);
 	log_count(_metadata, "ring", &c);
+	TH_LOG("%u of %u frames arrived in a buffer marked through the mapping",
+	       self->r.frames_marked, c.frames + late);
+	EXPECT_LT(0U, self->r.frames_marked);
+	/* At most one frame per buffer (nr_slots at most) came unmarked. */
+	EXPECT_LE(c.frames + late, self->r.frames_marked + self->r.off.nr_slots);
 	EXPECT_EQ(0U, c.disorder) TH_LOG("%u frames out of order", c.disorder);
 	EXPECT_EQ(0U, ring_avail(&self->r));
 
