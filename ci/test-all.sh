@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: the host tier first, then the kernel build and the guest tier.
+# Every test: the host tier first, then the kernel build (and, when the
+# series changed, a build after each of its patches) and the guest tier.
 # Prints each stage's wall time and ends with 'N passed, N failed'.
 . "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
@@ -28,6 +29,10 @@ run host-checks "$CI_DIR/host-checks.sh"
 run tree "$CI_DIR/tree.sh"
 run config "$CI_DIR/config.sh"
 run build "$CI_DIR/build.sh"
+# Every patch of the series builds on its own: only when patches/ (or what
+# a build depends on) changed since it last passed (ci/check-series-builds.sh
+# keeps the stamp); VJCHAN_SERIES_BUILDS=1 forces it, =0 leaves it out.
+run series-builds "$CI_DIR/check-series-builds.sh" --if-changed
 run kernel-rust-checks "$CI_DIR/kernel-checks.sh"
 run compiled-away "$CI_DIR/check-compiled-away.sh"
 run plant-oops "$CI_DIR/plant-oops.sh"
