@@ -89,6 +89,11 @@ static void map_ring(int fd, struct ring *r)
 	r->consumer = (void *)(r->map + off.consumer);
 	r->flags = (void *)(r->map + off.flags);
 	r->desc = r->map + off.desc;
+	/*
+	 * Slots index the descriptors; the ring holds at most off.nr_bufs
+	 * frames (its buffers, no more than slots): the kernel drops frames
+	 * (rx_ring_full) while that many are not released.
+	 */
 	r->mask = off.nr_slots - 1;
 	r->desc_size = off.desc_size;
 }
@@ -202,7 +207,7 @@ int main(int argc, char **argv)
 	count = parse_ulong(argv[4], 10, ULONG_MAX, "count");
 
 	/* 1. A channel socket: always SOCK_RAW, protocol 0. */
-	fd = socket(PF_VJCHAN, SOCK_RAW | SOCK_CLOEXEC, VJCHAN_PROTO_DEFAULT);
+	fd = socket(PF_VJCHAN, SOCK_RAW | SOCK_CLOEXEC, VJ_PROTO_DEFAULT);
 	if (fd < 0)
 		die("socket(PF_VJCHAN)");
 

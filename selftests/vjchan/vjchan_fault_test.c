@@ -154,7 +154,7 @@ static int nth_take(struct _test_data_fault *self)
 
 static int vj_socket(void)
 {
-	return socket(PF_VJCHAN, SOCK_RAW | SOCK_CLOEXEC, VJCHAN_PROTO_DEFAULT);
+	return socket(PF_VJCHAN, SOCK_RAW | SOCK_CLOEXEC, VJ_PROTO_DEFAULT);
 }
 
 static int vj_bind(int fd, int ifindex)
@@ -580,6 +580,11 @@ static void sweep_send(struct __test_metadata *_metadata, struct _test_data_faul
 			memcpy(&d, c.map + o->desc + (size_t)(cons & (o->nr_slots - 1)) *
 			       o->desc_size, sizeof(d));
 			EXPECT_EQ(len, d.len);
+			/* One of the nr_bufs buffers; AF_PACKET frames carry no flags. */
+			EXPECT_LE(o->buffers + o->headroom, d.addr);
+			EXPECT_LE(d.addr + d.len,
+				  o->buffers + (__u64)o->nr_bufs * o->buf_size);
+			EXPECT_EQ(0U, d.flags);
 			EXPECT_LE(d.addr + d.len, o->mmap_size);
 			if (d.len == len && d.addr + d.len <= o->mmap_size)
 				EXPECT_EQ(0, memcmp(c.map + d.addr, frame, len));

@@ -15,8 +15,9 @@
  *	--verbose	print what each step does (a KTAP comment a line)
  *
  * It works in a network namespace of its own with two veth pairs: va0/vb0
- * with one queue each, va1/vb1 with two, MTU 4000, IPv6 off and no
- * addresses, so that only the frames the fuzzer sends cross them.  Frames
+ * with one queue each, va1/vb1 with two, IPv6 off and no addresses, an MTU
+ * that lets a channel bind (frame_max - 18) or, switched after binds, 4000
+ * (frames longer than the buffers), so that only the frames the fuzzer sends cross them.  Frames
  * are sent by AF_PACKET sockets into one end and land on a receive queue of
  * the other.  So that a seed gives the same run on every boot, the fuzzer
  * runs on CPU 0, and sends on CPU 0 or 1 (a draw of the generator), which
@@ -32,7 +33,7 @@
  *              mostly valid; sometimes a bad address pointer
  *  setsockopt  well-formed filters (often already there, or absent), random
  *              filter bytes, short optlen, other levels and option names,
- *              bad pointers, a few SOL_SOCKET options
+ *              bad pointers, a few SOL_SOCKET options; VJ_RING_SETUP
  *  getsockopt  VJ_RING_OFFSETS, VJ_STATISTICS, VJ_FEATURES with random
  *              optlen, unknown names, bad pointers, SO_DOMAIN and friends
  *  mmap        random length, offset, protection and flags, mostly valid
@@ -57,7 +58,8 @@
  *  touch       read a byte of a random page of a mapping, write it back
  *  misc        send, recv, connect, listen, accept, getsockname,
  *              getpeername, shutdown, ioctl on a channel socket
- *  veth        delete a veth pair (unbinding its channels) and create it
+ *  veth        switch a veth pair's MTU, or delete the pair (unbinding its
+ *              channels) and create it
  *              again
  *
  * The oracle.  Every call must succeed or fail with an errno of the set
@@ -78,10 +80,15 @@
  *
  * The ring, read through any mapping of the socket: the producer index is
  * where the model says; the descriptors of the last nr_slots frames point
- * headroom bytes into a buffer of the buffer area, with a length of 1 to
- * buf_size - headroom (unless the fuzzer scribbled on them since); the
- * frames not yet released are in distinct buffers and hold the bytes sent;
- * at most nr_slots of them.  The consumer index is moved legitimately, or
+ * headroom bytes into one of the nr_bufs buffers of the buffer area, with a
+ * length of 1 to frame_max, flags 0 (frames sent with AF_PACKET: no checksum
+ * offload, no flow hash) but VJ_DESC_F_TSTAMP where the socket asked for
+ * time stamps, and fields without their flag 0 (unless the fuzzer scribbled
+ * on them since); the frames not yet released are in distinct buffers and
+ * hold the bytes sent; at most nr_bufs of them.  VJ_RING_SETUP is given
+ * the default geometry in the ways that all mean it (the model has one
+ * geometry), with or without VJ_RING_SETUP_F_TSTAMP, or a geometry it must
+ * refuse (EINVAL); after bind, EBUSY.  The consumer index is moved legitimately, or
  * made hostile: a value the kernel must refuse (then every read of the
  * statistics must count it in rx_invalid_consumer), or any value (then the
  * model does not know what the kernel accepted, and the ring is checked
@@ -162,8 +169,8 @@
 static const int E_SOCKET[] = { ESOCKTNOSUPPORT, EPROTONOSUPPORT, EINVAL, EMFILE,
 				ENFILE, ENOMEM, ENOBUFS, 0 };
 static const int E_BIND[] = { EINVAL, EPERM, ENODEV, EBUSY, EOPNOTSUPP, ENOMEM,
-			      ENOBUFS, EFAULT, EINTR, 0 };
-static const int E_SETSOCKOPT[] = { EINVAL, EEXIST, ENOSPC, ENOENT, ENOPROTOOPT,
+			      ENOBUFS, EFAULT, EINTR, EMSGSIZE, 0 };
+static const int E_SETSOCKOPT[] = { EINVAL, EEXIST, ENOSPC, ENOENT, ENOPROTOOPT, EBUSY,
 				    EFAULT, EOPNOTSUPP, EPERM, ENOMEM, ENOBUFS, 0 };
 static const int E_GETSOCKOPT[] = { EINVAL, ENOPROTOOPT, EFAULT, EOPNOTSUPP,
 				    ENOTCONN, ENOMEM, 0 };
@@ -250,6 +257,7 @@ struct obj {
 	__u64 *dirty_rel;	/* ... for indexes below this */
 	__u64 cdirty_rel;	/* buffers scribbled for indexes below */
 	struct expframe *exp;
+	int tstamp;		/* VJ_RING_SETUP_F_TSTAMP was set */
 };
 
 struct map {
@@ -264,6 +272,7 @@ struct dev {
 	int nq;
 	__u8 mac[ETH_ALEN];
 	int pkt;		/* AF_PACKET socket to send on it */
+	int mtu;
 };
 
 static struct obj objs[NR_OBJS];
@@ -272,7 +281,7 @@ static struct dev devs[NR_DEVS];
 static int owner[NR_DEVS][2];	/* queue -> obj, or -1 */
 static struct vj_ring_offsets off;
 static size_t ring_size, ring_pages, pgsz;
-static __u32 nr_slots, frame_max;
+static __u32 nr_slots, nr_bufs, frame_max;
 static int other_ifindex[64];	/* devices without channel support */
 static int nr_other;
 
@@ -742,9 +751,9 @@ static int read_stats(int o, struct vj_statistics *st)
 		ob->n = st->rx_packets;
 		ob->n_known = 1;
 	}
-	if (ob->sane && ob->n_known && ob->n - ob->r > nr_slots)
-		fail("%llu frames published and not released, ring of %u",
-		     (unsigned long long)(ob->n - ob->r), nr_slots);
+	if (ob->sane && ob->n_known && ob->n - ob->r > nr_bufs)
+		fail("%llu frames published and not released, ring of %u buffers",
+		     (unsigned long long)(ob->n - ob->r), nr_bufs);
 	ob->st = *st;
 	ob->st_valid = 1;
 	ob->word_changed = 0;
@@ -1066,19 +1075,27 @@ static void set_cpu(int cpu)
 	sched_setaffinity(0, sizeof(set), &set);
 }
 
+/* The largest MTU a channel binds to: frames of it, tagged, fit a buffer. */
+static int mtu_low(void)
+{
+	return frame_max - 18;
+}
+
 static int make_pair(int pair)
 {
 	char cmd[512];
-	int nq = pair ? 2 : 1;
+	int nq = pair ? 2 : 1, mtu = mtu_low();
 
 	snprintf(cmd, sizeof(cmd),
 		 "link add va%d mtu %d numtxqueues %d numrxqueues %d type veth peer name vb%d mtu %d numtxqueues %d numrxqueues %d\n"
 		 "link set va%d up\nlink set vb%d up\n",
-		 pair, MTU, nq, nq, pair, MTU, nq, nq, pair, pair);
+		 pair, mtu, nq, nq, pair, mtu, nq, nq, pair, pair);
 	if (run_ip(cmd))
 		return -1;
 	devs[2 * pair].nq = nq;
 	devs[2 * pair + 1].nq = nq;
+	devs[2 * pair].mtu = mtu;
+	devs[2 * pair + 1].mtu = mtu;
 	if (dev_info(2 * pair) || dev_info(2 * pair + 1))
 		return -1;
 	set_xps(2 * pair);
@@ -1160,6 +1177,7 @@ static int new_obj(int fd)
 		ob->word_changed = 0;
 		ob->st_valid = 0;
 		ob->cdirty_rel = 0;
+		ob->tstamp = 0;
 		memset(ob->dirty, 0, nr_slots);
 		memset(ob->exp, 0, nr_slots * sizeof(*ob->exp));
 		return i;
@@ -1287,6 +1305,8 @@ static void op_bind(void)
 		want = ENODEV;
 	else if (d < 0)
 		want = -1;			/* EINVAL (queue) or EOPNOTSUPP */
+	else if (devs[d].mtu + 18 > (int)frame_max)
+		want = EMSGSIZE;		/* frames of the MTU would not fit */
 	else if ((__u32)q >= (__u32)devs[d].nq)
 		want = EINVAL;
 	else if (owner[d][q] >= 0)
@@ -1297,7 +1317,8 @@ static void op_bind(void)
 	err = errno;
 	if (d < 0 && want == -1 && ret == 0)
 		fail("bind to ifindex %u (not a veth) succeeded", a.svj_ifindex);
-	if (want == -1 && ret && err != EINVAL && err != EOPNOTSUPP && !transient(err))
+	if (want == -1 && ret && err != EINVAL && err != EOPNOTSUPP && err != EMSGSIZE &&
+	    !transient(err))
 		fail("bind to ifindex %u: %s", a.svj_ifindex, strerror(err));
 	if (!check("bind", ret == 0, err, want, E_BIND))
 		return;
@@ -1311,9 +1332,99 @@ static void op_bind(void)
 	owner[d][q] = o;
 }
 
+/*
+ * VJ_RING_SETUP on @o: the default geometry (that of every ring here), said
+ * in one of the ways that all mean it, with or without time stamps; or,
+ * with one thing wrong, a setup the kernel must refuse with EINVAL, bound
+ * or not.  A good one succeeds before bind, and is EBUSY after.
+ */
+static void ring_setup(int o)
+{
+	struct obj *ob = &objs[o];
+	struct vj_ring_setup rs = { 0 };
+	socklen_t len = sizeof(rs);
+	__u8 buf[sizeof(rs) + 16];
+	int valid = 1, want, ret, err;
+
+	switch (rnd(5)) {
+	case 1:
+		rs.size = ring_size;
+		break;
+	case 2:
+		rs.size = ring_size;
+		rs.nr_slots = nr_slots;
+		break;
+	case 3:
+		rs.size = ring_size;
+		rs.nr_slots = nr_slots;
+		rs.buf_size = off.buf_size;
+		break;
+	case 4:
+		rs.buf_size = off.buf_size;
+		break;
+	}
+	if (one_in(2))
+		rs.flags = VJ_RING_SETUP_F_TSTAMP;
+	switch (rnd(12)) {
+	case 0:
+		len = one_in(2) ? sizeof(rs) - 1 - rnd(sizeof(rs)) : sizeof(rs) + 1 + rnd(16);
+		valid = 0;
+		break;
+	case 1:
+		rs.flags |= 2U << rnd(31);
+		valid = 0;
+		break;
+	case 2:
+		if (one_in(2))
+			rs.reserved0 = 1 + rnd(1000);
+		else
+			rs.reserved[rnd(2)] = 1ULL << rnd(64);
+		valid = 0;
+		break;
+	case 3:
+		rs.buf_size = one_in(2) ? VJ_RING_BUF_SIZE_MIN / 2 : VJ_RING_BUF_SIZE_MIN + 1 +
+			      rnd(VJ_RING_BUF_SIZE_MIN - 1);
+		valid = 0;
+		break;
+	case 4:
+		rs.nr_slots = one_in(3) ? VJ_RING_SLOTS_MIN / 2 : one_in(2) ?
+			      VJ_RING_SLOTS_MAX * 2 : VJ_RING_SLOTS_MIN + 8;
+		valid = 0;
+		break;
+	case 5:
+		rs.size = ring_size + 1 + rnd(pgsz - 1);
+		valid = 0;
+		break;
+	case 6:
+		/* nr_slots is the smallest for this size: half as many cannot do. */
+		rs.size = ring_size;
+		rs.nr_slots = nr_slots / 2;
+		valid = 0;
+		break;
+	default:
+		break;
+	}
+	if (!valid)
+		want = EINVAL;
+	else if (ob->state != ST_UNBOUND)
+		want = EBUSY;
+	else
+		want = 0;
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, &rs, sizeof(rs));
+	ret = setsockopt(ob->fd, SOL_VJCHAN, VJ_RING_SETUP, buf, len);
+	err = errno;
+	trace("obj %d: size %llu nr_slots %u buf_size %u flags %#x reserved0 %u len %u: %s", o,
+	      (unsigned long long)rs.size, rs.nr_slots, rs.buf_size, rs.flags, rs.reserved0,
+	      len, ret ? strerror(err) : "ok");
+	if (!check("setsockopt(VJ_RING_SETUP)", ret == 0, err, want, E_SETSOCKOPT) || want)
+		return;
+	ob->tstamp = !!(rs.flags & VJ_RING_SETUP_F_TSTAMP);
+}
+
 static void op_setsockopt(void)
 {
-	static const int names[] = { 0, 1, 2, 3, 6, 100, -1 };
+	static const int names[] = { 0, 1, 2, 3, 7, 100, -1 };
 	struct obj *ob;
 	int o = pick_open_pref(is_bound), level = SOL_VJCHAN, name, want, ret, err, idx, i;
 	__u8 buf[64];
@@ -1324,6 +1435,10 @@ static void op_setsockopt(void)
 	if (o < 0)
 		return;
 	ob = &objs[o];
+	if (one_in(8)) {
+		ring_setup(o);
+		return;
+	}
 	name = one_in(3) ? VJ_DEL_FILTER : VJ_ADD_FILTER;
 	if (one_in(3) && ob->nfilt)
 		f = ob->filt[rnd(ob->nfilt)];
@@ -1452,8 +1567,8 @@ static void op_getsockopt(void)
 		lenp = (socklen_t *)16;
 	switch (name) {
 	case VJ_RING_OFFSETS:
-		need = sizeof(off);
-		ret_len = need;
+		need = VJ_RING_OFFSETS_SIZE_VER0;
+		ret_len = sizeof(off);
 		break;
 	case VJ_STATISTICS:
 		need = VJ_STATISTICS_SIZE_VER0;
@@ -1486,7 +1601,7 @@ static void op_getsockopt(void)
 	err = errno;
 	if (!check("getsockopt", ret == 0, err, want, E_GETSOCKOPT) || want)
 		return;
-	if (name == VJ_STATISTICS && ret_len > len)
+	if ((name == VJ_STATISTICS || name == VJ_RING_OFFSETS) && ret_len > len)
 		ret_len = len;
 	if (len != ret_len)
 		fail("getsockopt %d returned %u bytes, expected %u", name, len, ret_len);
@@ -1888,11 +2003,19 @@ static void ring_check(int o)
 			continue;
 		}
 		if (dsc.addr < off.buffers ||
-		    dsc.addr - off.buffers >= (__u64)nr_slots * off.buf_size ||
+		    dsc.addr - off.buffers >= (__u64)nr_bufs * off.buf_size ||
 		    (dsc.addr - off.buffers) % off.buf_size != off.headroom ||
 		    !dsc.len || dsc.len > frame_max) {
 			fail("index %u: descriptor addr %#llx len %u", ob->start + (__u32)rel,
 			     (unsigned long long)dsc.addr, dsc.len);
+			break;
+		}
+		if (dsc.flags != (ob->tstamp ? VJ_DESC_F_TSTAMP : 0) || dsc.rxhash ||
+		    dsc.reserved || (!ob->tstamp && dsc.tstamp) || (ob->tstamp && !dsc.tstamp)) {
+			fail("index %u: descriptor flags %#x rxhash %#x reserved %#x tstamp %llu%s",
+			     ob->start + (__u32)rel, dsc.flags, dsc.rxhash, dsc.reserved,
+			     (unsigned long long)dsc.tstamp,
+			     ob->tstamp ? " (time stamps asked for)" : "");
 			break;
 		}
 		descs_checked++;
@@ -2082,7 +2205,7 @@ static int predict(int o, const __u8 *frame, size_t len)
 	/* Classified first: what no filter takes goes to the stack, full ring or not. */
 	if (!obj_matches(ob, frame, len))
 		return R_STACK;
-	full = ob->n - ob->r >= nr_slots;
+	full = ob->n - ob->r >= nr_bufs;
 	bad = !len || len > frame_max;
 	if (full && bad)
 		return R_UNSURE;	/* either check may come first */
@@ -2129,7 +2252,10 @@ static void send_one(int d, const __u8 *frame, size_t len)
 	n = send(devs[d].pkt, frame, len, MSG_DONTWAIT);
 	err = errno;
 	frames_sent++;
-	ok = check("send (AF_PACKET)", n == (ssize_t)len, err, len < 14 ? -1 : 0, E_SEND_PKT);
+	/* AF_PACKET takes the MTU and a link-layer header, 4 more for a VLAN tag. */
+	ok = check("send (AF_PACKET)", n == (ssize_t)len, err,
+		   len < 14 || len > (size_t)devs[d].mtu + 14 ?
+		   (len > (size_t)devs[d].mtu + 18 ? EMSGSIZE : -1) : 0, E_SEND_PKT);
 	if (n >= 0 && n != (ssize_t)len)
 		fail("AF_PACKET sent %zd of %zu bytes", n, len);
 	if (ok && len < 14) {
@@ -2253,7 +2379,7 @@ static void op_send(void)
 	}
 	/* Sometimes a burst of the same frame, long enough to fill a ring. */
 	if (one_in(5))
-		count = 1 + rnd(one_in(3) ? 2 * nr_slots : 32);
+		count = 1 + rnd(one_in(3) ? 2 * nr_bufs : 32);
 	for (i = 0; i < count && !failed; i++) {
 		/* The transmit queue, and so the receive queue, by the CPU. */
 		set_cpu(rnd(2));
@@ -2491,9 +2617,26 @@ static void op_misc(void)
 
 static void op_veth(void)
 {
-	int pair = rnd(2), d, q, o;
-	char cmd[64];
+	int pair = rnd(2), d, q, o, mtu;
+	char cmd[96];
 
+	/*
+	 * Half the time, switch the pair's MTU: to 4000, channels stay bound
+	 * and longer frames reach them (bad length), new binds are refused; or
+	 * back to what they bind to.
+	 */
+	if (one_in(2)) {
+		mtu = devs[2 * pair].mtu == MTU ? mtu_low() : MTU;
+		snprintf(cmd, sizeof(cmd), "link set va%d mtu %d\nlink set vb%d mtu %d\n", pair,
+			 mtu, pair, mtu);
+		if (run_ip(cmd)) {
+			fail("ip link set va%d/vb%d mtu %d failed", pair, pair, mtu);
+			return;
+		}
+		devs[2 * pair].mtu = mtu;
+		devs[2 * pair + 1].mtu = mtu;
+		return;
+	}
 	snprintf(cmd, sizeof(cmd), "link del va%d\n", pair);
 	if (run_ip(cmd)) {
 		fail("ip link del va%d failed", pair);
@@ -2541,10 +2684,9 @@ static void setup(void)
 	ring_size = off.mmap_size;
 	ring_pages = ring_size / pgsz;
 	nr_slots = off.nr_slots;
-	frame_max = off.buf_size - off.headroom;
-	if (!ring_pages || ring_size % pgsz || !nr_slots || (nr_slots & (nr_slots - 1)) ||
-	    off.desc_size < sizeof(struct vj_desc) || off.consumer + 4 > ring_size ||
-	    off.flags + 4 > ring_size || off.producer + 4 > ring_size)
+	nr_bufs = off.nr_bufs;
+	frame_max = off.frame_max;
+	if (!ring_pages || !vj_ring_layout_ok(&off, pgsz))
 		ksft_exit_fail_msg("VJ_RING_OFFSETS: an impossible layout\n");
 
 	/* Runs reproduce best on the same CPUs: 0, and 1 for queue 1 of va1/vb1. */

@@ -226,7 +226,7 @@ out:
 
 static inline int vj_open(void)
 {
-	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VJCHAN_PROTO_DEFAULT);
+	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, VJ_PROTO_DEFAULT);
 }
 
 static inline int vj_bind_queue(int fd, int ifindex, __u32 queue)
@@ -294,6 +294,47 @@ struct vj_ring {
 	__u32 next;		/* the next index to consume */
 };
 
+/*
+ * Whether @o describes a ring as the uapi header promises, on pages of
+ * @page_size bytes: nr_slots a power of two, VJ_RING_SLOTS_MIN <= nr_bufs
+ * <= nr_slots, frame_max = buf_size - headroom; the producer and status
+ * words before the descriptors, the consumer and flags words after them and
+ * before the buffers, each word alone on its cache line; nr_bufs buffers
+ * that end in the last page of the mapping.
+ */
+static inline int vj_ring_layout_ok(const struct vj_ring_offsets *o, long page_size)
+{
+	const __u64 words[] = { o->producer, o->status, o->consumer, o->flags };
+	__u64 descs_end = o->desc + (__u64)o->nr_slots * o->desc_size;
+	__u64 bufs_end = o->buffers + (__u64)o->nr_bufs * o->buf_size;
+	unsigned int i, j;
+
+	if (!o->mmap_size || o->mmap_size % page_size || o->mmap_size > VJ_RING_SIZE_MAX ||
+	    o->nr_slots < VJ_RING_SLOTS_MIN || o->nr_slots > VJ_RING_SLOTS_MAX ||
+	    (o->nr_slots & (o->nr_slots - 1)) ||
+	    o->nr_bufs < VJ_RING_SLOTS_MIN || o->nr_bufs > o->nr_slots ||
+	    o->desc_size < sizeof(struct vj_desc) ||
+	    o->buf_size < VJ_RING_BUF_SIZE_MIN || o->buf_size > page_size ||
+	    (o->buf_size & (o->buf_size - 1)) || o->headroom >= o->buf_size ||
+	    o->frame_max != o->buf_size - o->headroom ||
+	    o->producer + 4 > o->desc || o->status + 4 > o->desc ||
+	    descs_end > o->consumer || descs_end > o->flags ||
+	    o->consumer + 64 > o->buffers || o->flags + 64 > o->buffers ||
+	    bufs_end > o->mmap_size || o->mmap_size - bufs_end >= (__u64)page_size)
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(words); i++) {
+		if (words[i] % 4)
+			return 0;
+		for (j = 0; j < i; j++)
+			if (words[i] / 64 == words[j] / 64)
+				return 0;
+		/* No descriptor on a word's line. */
+		if ((words[i] & ~63ULL) < descs_end && (words[i] | 63) >= o->desc)
+			return 0;
+	}
+	return 1;
+}
+
 /* Maps the ring of bound socket @fd, read-write; 0, or -1 with errno. */
 static inline int vj_ring_map(int fd, struct vj_ring *r)
 {
@@ -304,12 +345,7 @@ static inline int vj_ring_map(int fd, struct vj_ring *r)
 	memset(r, 0, sizeof(*r));
 	if (getsockopt(fd, SOL_VJCHAN, VJ_RING_OFFSETS, o, &len))
 		return -1;
-	if (len != sizeof(*o) || !o->nr_slots || (o->nr_slots & (o->nr_slots - 1)) ||
-	    o->desc_size < sizeof(struct vj_desc) || o->headroom >= o->buf_size ||
-	    o->producer + 4 > o->mmap_size || o->consumer + 4 > o->mmap_size ||
-	    o->flags + 4 > o->mmap_size ||
-	    o->desc + (__u64)o->nr_slots * o->desc_size > o->mmap_size ||
-	    o->buffers + (__u64)o->nr_slots * o->buf_size > o->mmap_size) {
+	if (len != sizeof(*o) || !vj_ring_layout_ok(o, sysconf(_SC_PAGESIZE))) {
 		errno = EPROTO;
 		return -1;
 	}
@@ -367,7 +403,7 @@ static inline __u8 *vj_ring_frame(const struct vj_ring *r, __u32 idx, __u32 *len
 	if (d.addr < o->buffers)
 		return NULL;
 	rel = d.addr - o->buffers;
-	if (rel >= (__u64)o->nr_slots * o->buf_size || rel % o->buf_size != o->headroom ||
+	if (rel >= (__u64)o->nr_bufs * o->buf_size || rel % o->buf_size != o->headroom ||
 	    !d.len || o->headroom + (__u64)d.len > o->buf_size)
 		return NULL;
 	*len = d.len;

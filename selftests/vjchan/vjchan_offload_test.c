@@ -670,7 +670,7 @@ TEST_F(offload, udp6_match_ring_checksums_valid)
 }
 
 /*
- * A full ring holds back the channel's frames only: with every slot held
+ * A full ring holds back the channel's frames only: with every buffer held
  * by user space, other UDP flows still reach their sockets (no buffer is
  * taken for them), and a matching datagram is dropped and counted.
  */
@@ -689,14 +689,14 @@ TEST_F(offload, ring_full_nonmatching_still_flows)
 	ASSERT_LE(0, tx);
 	/* Unconnected: an ICMP error from the stack, if one came, would not stop it. */
 	tolen = sockaddr_of(AF_INET, ADDR_B4, PORT_CH, &to);
-	for (i = 0; i < self->r.off.nr_slots; i++) {
+	for (i = 0; i < self->r.off.nr_bufs; i++) {
 		fill_payload(buf, sizeof(buf), i);
 		ASSERT_EQ((ssize_t)sizeof(buf), sendto(tx, buf, sizeof(buf), 0,
 						       (struct sockaddr *)&to, tolen));
 		if (i % 32 == 31)	/* veth's backlog is not what is tested here */
 			vj_ring_wait(&self->r, i + 1, WAIT_MS);
 	}
-	ASSERT_EQ(self->r.off.nr_slots, vj_ring_wait(&self->r, self->r.off.nr_slots, WAIT_MS));
+	ASSERT_EQ(self->r.off.nr_bufs, vj_ring_wait(&self->r, self->r.off.nr_bufs, WAIT_MS));
 
 	n = udp_to_socket(_metadata, self, AF_INET, ADDR_A4, ADDR_B4, PORT_STACK, self->ifb,
 			  udp4_sizes, ARRAY_SIZE(udp4_sizes), 2);
@@ -711,7 +711,7 @@ TEST_F(offload, ring_full_nonmatching_still_flows)
 	usleep(100 * 1000);
 	stats(_metadata, self, &st);
 	EXPECT_EQ(1U, st.rx_ring_full);
-	EXPECT_EQ(self->r.off.nr_slots, st.rx_packets);
+	EXPECT_EQ(self->r.off.nr_bufs, st.rx_packets);
 	close(tx);
 }
 
@@ -1250,7 +1250,7 @@ static void *scribble(void *arg)
 	__u32 i;
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
-		for (i = 0; i < o->nr_slots; i++)
+		for (i = 0; i < o->nr_bufs; i++)
 			memcpy(s->r->map + o->buffers + (size_t)i * o->buf_size, s->tmpl,
 			       o->buf_size);
 		s->passes++;

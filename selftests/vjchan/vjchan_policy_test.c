@@ -71,7 +71,7 @@ FIXTURE(policy)
 
 static int vj_socket(void)
 {
-	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJCHAN_PROTO_DEFAULT);
+	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJ_PROTO_DEFAULT);
 }
 
 static int vj_bind(int fd, int ifindex, __u32 queue)
@@ -206,6 +206,11 @@ static void expect_frame(struct __test_metadata *_metadata,
 	       (size_t)(r->next & (r->off.nr_slots - 1)) * r->off.desc_size, sizeof(d));
 	ASSERT_EQ(FRAME_LEN, (int)d.len);
 	ASSERT_LE(d.addr + d.len, r->size);
+	/* In one of the nr_bufs buffers. */
+	ASSERT_LE(r->off.buffers + r->off.headroom, d.addr);
+	ASSERT_LE(d.addr + d.len, r->off.buffers + (__u64)r->off.nr_bufs * r->off.buf_size);
+	/* Sent with AF_PACKET: no checksum offload, no flow hash, no time stamp. */
+	EXPECT_EQ(0U, d.flags) TH_LOG("frame %u: desc.flags %#x", seq, d.flags);
 	build_udp(self, want, port, seq);
 	EXPECT_EQ(0, memcmp(want, r->map + d.addr, FRAME_LEN))
 		TH_LOG("frame %u to port %u differs", seq, port);

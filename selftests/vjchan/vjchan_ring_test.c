@@ -96,7 +96,7 @@ static long pagesz(void)
 
 static int vj_socket(void)
 {
-	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJCHAN_PROTO_DEFAULT);
+	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJ_PROTO_DEFAULT);
 }
 
 static int vj_bind_full(int fd, __u16 family, __u16 flags, __u32 ifindex,
@@ -435,6 +435,10 @@ static void ring_map_any(struct __test_metadata *_metadata, int fd, struct ring 
 	ASSERT_LE(o->producer + 4, o->mmap_size);
 	ASSERT_LE(o->consumer + 4, o->mmap_size);
 	ASSERT_LE(o->flags + 4, o->mmap_size);
+	/* Capacity is nr_bufs frames; the tests below fill and count by it. */
+	ASSERT_LE((__u32)VJ_RING_SLOTS_MIN, o->nr_bufs);
+	ASSERT_LE(o->nr_bufs, o->nr_slots);
+	ASSERT_LE(o->buffers + (__u64)o->nr_bufs * o->buf_size, o->mmap_size);
 	r->size = o->mmap_size;
 	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		      VJ_MMAP_OFFSET_RX_RING);
@@ -499,13 +503,21 @@ static const __u8 *ring_frame(struct __test_metadata *_metadata, struct ring *r,
 
 	memcpy(&d, r->map + o->desc + (size_t)(idx & (o->nr_slots - 1)) * o->desc_size,
 	       sizeof(d));
+	/*
+	 * This file's frames come from AF_PACKET or from the stack of another
+	 * namespace: no checksum offload (CHECKSUM_NONE), no socket flow hash
+	 * (l4_hash), and no ring asks for time stamps.  A field whose flag is
+	 * clear is 0.
+	 */
 	EXPECT_EQ(0U, d.flags) TH_LOG("index %u: desc.flags %#x", idx, d.flags);
-	if (d.tstamp)
-		EXPECT_GE(now_ns(), d.tstamp) TH_LOG("index %u: tstamp in the future", idx);
+	EXPECT_EQ(0U, d.rxhash) TH_LOG("index %u: rxhash %#x without its flag", idx, d.rxhash);
+	EXPECT_EQ(0U, d.reserved) TH_LOG("index %u: reserved %#x", idx, d.reserved);
+	EXPECT_EQ(0U, d.tstamp) TH_LOG("index %u: tstamp %llu without its flag", idx,
+				       (unsigned long long)d.tstamp);
 	ASSERT_LE(o->buffers, d.addr) TH_LOG("index %u: addr %#llx before the buffers",
 					     idx, (unsigned long long)d.addr);
 	rel = d.addr - o->buffers;
-	ASSERT_GT((__u64)o->nr_slots * o->buf_size, rel)
+	ASSERT_GT((__u64)o->nr_bufs * o->buf_size, rel)
 		TH_LOG("index %u: addr %#llx past the buffers", idx,
 		       (unsigned long long)d.addr);
 	ASSERT_EQ(o->headroom, rel % o->buf_size)
@@ -534,7 +546,7 @@ static __u32 ring_consume(struct __test_metadata *_metadata, struct ring *r,
 
 	if (prod == r->next)
 		return 0;
-	ASSERT_GE(r->off.nr_slots, prod - r->next)
+	ASSERT_GE(r->off.nr_bufs, prod - r->next)
 		TH_LOG("producer %u is %u ahead of consumer %u", prod,
 		       prod - r->next, r->next);
 	f = ring_frame(_metadata, r, r->next, &len, NULL);
@@ -672,40 +684,65 @@ FIXTURE_TEARDOWN(ring)
 TEST_F(ring, ring_offsets_before_bind)
 {
 	struct vj_ring_offsets o, o2;
-	__u64 lines[3];
+	__u64 lines[4], line;
 	unsigned int i, j;
 	__u64 descs_end, bufs_end;
 
 	ASSERT_EQ(0, vj_offsets(self->fd, &o)) TH_LOG("%s", strerror(errno));
 	EXPECT_NE(0U, o.mmap_size);
 	EXPECT_EQ(0U, o.mmap_size % pagesz());
-	EXPECT_NE(0U, o.nr_slots);
+	EXPECT_LE(o.mmap_size, VJ_RING_SIZE_MAX);
 	EXPECT_EQ(0U, o.nr_slots & (o.nr_slots - 1)) TH_LOG("nr_slots %u", o.nr_slots);
+	EXPECT_LE((__u32)VJ_RING_SLOTS_MIN, o.nr_slots);
+	EXPECT_GE((__u32)VJ_RING_SLOTS_MAX, o.nr_slots);
 	EXPECT_LE(sizeof(struct vj_desc), o.desc_size);
 	EXPECT_LT(o.headroom, o.buf_size);
+	EXPECT_EQ(0U, o.buf_size & (o.buf_size - 1)) TH_LOG("buf_size %u", o.buf_size);
+	EXPECT_LE((__u32)VJ_RING_BUF_SIZE_MIN, o.buf_size);
+	EXPECT_GE((__u64)pagesz(), o.buf_size);
+	EXPECT_EQ(o.buf_size - o.headroom, o.frame_max);
+	/* At most nr_slots buffers, at least VJ_RING_SLOTS_MIN. */
+	EXPECT_LE((__u32)VJ_RING_SLOTS_MIN, o.nr_bufs);
+	EXPECT_LE(o.nr_bufs, o.nr_slots);
 	for (i = 0; i < ARRAY_SIZE(o.reserved); i++)
 		EXPECT_EQ(0U, o.reserved[i]);
 
-	/* Indices: aligned, inside the mapping, each on a cache line of its own. */
+	/*
+	 * Words: aligned, inside the mapping, each on a cache line of its own:
+	 * the kernel's (producer, status) before the descriptors, user space's
+	 * (consumer, flags) after them and before the buffers.
+	 */
+	descs_end = o.desc + (__u64)o.nr_slots * o.desc_size;
+	bufs_end = o.buffers + (__u64)o.nr_bufs * o.buf_size;
 	lines[0] = o.producer;
-	lines[1] = o.consumer;
-	lines[2] = o.flags;
-	for (i = 0; i < 3; i++) {
+	lines[1] = o.status;
+	lines[2] = o.consumer;
+	lines[3] = o.flags;
+	for (i = 0; i < 4; i++) {
 		EXPECT_EQ(0U, lines[i] % 4);
 		EXPECT_LE(lines[i] + 4, o.mmap_size);
 		for (j = 0; j < i; j++)
-			EXPECT_NE(lines[i] / 64, lines[j] / 64);
+			EXPECT_NE(lines[i] / 64, lines[j] / 64) TH_LOG("words %u and %u", i, j);
+		/* The whole line is the word's: no descriptor, no buffer on it. */
+		line = lines[i] & ~63ULL;
+		EXPECT_TRUE(line + 64 <= o.desc || line >= descs_end) TH_LOG("word %u", i);
+		EXPECT_TRUE(line + 64 <= o.buffers || line >= bufs_end) TH_LOG("word %u", i);
 	}
-	/* Descriptors and buffers inside, apart from each other and the indices. */
-	descs_end = o.desc + (__u64)o.nr_slots * o.desc_size;
-	bufs_end = o.buffers + (__u64)o.nr_slots * o.buf_size;
-	EXPECT_LE(descs_end, o.mmap_size);
+	EXPECT_LE(o.producer + 4, o.desc);
+	EXPECT_LE(o.status + 4, o.desc);
+	EXPECT_LE(descs_end, o.consumer) TH_LOG("descriptors end at %#llx",
+						(unsigned long long)descs_end);
+	EXPECT_LE(descs_end, o.flags);
+	EXPECT_LE(o.consumer + 64, o.buffers);
+	EXPECT_LE(o.flags + 64, o.buffers) TH_LOG("flags %#llx, buffers %#llx",
+						  (unsigned long long)o.flags,
+						  (unsigned long long)o.buffers);
+	/* Descriptors, then nr_bufs buffers; every page of the mapping used. */
+	EXPECT_LE(descs_end, o.buffers);
 	EXPECT_LE(bufs_end, o.mmap_size);
-	EXPECT_TRUE(descs_end <= o.buffers || bufs_end <= o.desc);
-	for (i = 0; i < 3; i++) {
-		EXPECT_TRUE(lines[i] + 4 <= o.desc || lines[i] >= descs_end);
-		EXPECT_TRUE(lines[i] + 4 <= o.buffers || lines[i] >= bufs_end);
-	}
+	EXPECT_GT((__u64)pagesz(), o.mmap_size - bufs_end) TH_LOG("buffers end at %#llx of %#llx",
+								  (unsigned long long)bufs_end,
+								  (unsigned long long)o.mmap_size);
 
 	/* The layout does not change when the socket is bound. */
 	vj_bind_b(_metadata, self);
@@ -734,7 +771,8 @@ TEST_F(ring, features)
 	__u64 feat = 0;
 	socklen_t len = sizeof(feat);
 	__u64 want = VJ_FEATURE_RX_RING | VJ_FEATURE_NEED_WAKEUP |
-		     VJ_FEATURE_FILTER_ETHERTYPE | VJ_FEATURE_FILTER_IP;
+		     VJ_FEATURE_FILTER_ETHERTYPE | VJ_FEATURE_FILTER_IP |
+		     VJ_FEATURE_RING_SETUP;
 
 	ASSERT_EQ(0, getsockopt(self->fd, SOL_VJCHAN, VJ_FEATURES, &feat, &len))
 		TH_LOG("%s", strerror(errno));
@@ -1509,10 +1547,11 @@ TEST_F(ring, ring_wraps_around)
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
+	/* Round the slots (indexes wrap at nr_slots), never past capacity. */
 	total = 4 * self->r.off.nr_slots + 37;
 	while (got < total) {
 		batch = 1 + (sent * 7) % (self->r.off.nr_slots - 1);
-		while (batch-- && sent < total && sent - got < self->r.off.nr_slots) {
+		while (batch-- && sent < total && sent - got < self->r.off.nr_bufs) {
 			send_raw(_metadata, self, sent, 60 + sent % 200, ETH_P_VJTEST);
 			sent++;
 		}
@@ -1890,7 +1929,7 @@ TEST_F(ring, frame_length_limit)
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
-	max = self->r.off.buf_size - self->r.off.headroom;
+	max = self->r.off.frame_max;
 	mtu = max + 64;
 	if (mtu + ETH_HLEN > FRAME_MAX)
 		SKIP(return, "buffers larger than this test's frames");
@@ -1919,7 +1958,7 @@ TEST_F(ring, frame_length_limit)
 static void expect_unconsumed(struct __test_metadata *_metadata,
 			      struct _test_data_ring *self, __u32 n, __u32 seq)
 {
-	__u8 *seen = calloc(self->r.off.nr_slots, 1);
+	__u8 *seen = calloc(self->r.off.nr_bufs, 1);
 	__u32 i, len, b;
 	const __u8 *f;
 
@@ -1942,7 +1981,8 @@ TEST_F(ring, ring_full)
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
-	n = self->r.off.nr_slots;
+	/* The ring holds nr_bufs frames, however many slots it has. */
+	n = self->r.off.nr_bufs;
 	for (seq = 0; seq < n + extra; seq++) {
 		send_raw(_metadata, self, seq, raw_len(seq), ETH_P_VJTEST);
 		if (seq < n)
@@ -2004,7 +2044,7 @@ TEST_F(ring, ring_full_passes_nonmatching)
 	ASSERT_LE(0, us);
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
-	n = self->r.off.nr_slots;
+	n = self->r.off.nr_bufs;
 	for (seq = 0; seq < n; seq++)
 		send_raw(_metadata, self, seq, raw_len(seq), ETH_P_VJTEST);
 	ASSERT_EQ(n, ring_wait(&self->r, n));
@@ -2210,7 +2250,7 @@ TEST_F(ring, hostile_consumer_cannot_free_slots)
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
-	n = self->r.off.nr_slots;
+	n = self->r.off.nr_bufs;
 
 	for (i = 0; i < 2; i++) {
 		for (k = 0; k < 8; k++, seq++)
@@ -2284,15 +2324,15 @@ TEST_F(ring, hostile_producer_and_descriptors)
 	 * Frames 10.. arrive with good descriptors, and the producer index is
 	 * the kernel's own count again (the scribbled value is not built on).
 	 */
-	for (seq = 10; seq < 10 + self->r.off.nr_slots; seq++)
+	for (seq = 10; seq < 10 + self->r.off.nr_bufs; seq++)
 		send_raw(_metadata, self, seq, raw_len(seq), ETH_P_VJTEST);
-	/* Room was nr_slots - 6: the rest was dropped as ring full. */
+	/* Room was nr_bufs - 6: the rest was dropped as ring full. */
 	EXPECT_EQ(6U, wait_stat(_metadata, self->fd, STAT(rx_ring_full), 6));
-	EXPECT_EQ(self->r.off.nr_slots, ring_avail(&self->r));
+	EXPECT_EQ(self->r.off.nr_bufs, ring_avail(&self->r));
 	/* Slots 4..9 were published before the scribble: skip their descriptors. */
 	self->r.next += 6;
 	ring_release(&self->r);
-	for (i = 0; i < self->r.off.nr_slots - 6; i++)
+	for (i = 0; i < self->r.off.nr_bufs - 6; i++)
 		consume_raw(_metadata, self, 10 + i, raw_len(10 + i));
 	expect_ring_empty(_metadata, &self->r);
 }
@@ -2736,7 +2776,7 @@ static __u32 consume_flood(struct __test_metadata *_metadata, struct _test_data_
 	const __u8 *f;
 	__u32 n = 0, len;
 
-	ASSERT_GE(r->off.nr_slots, prod - r->next)
+	ASSERT_GE(r->off.nr_bufs, prod - r->next)
 		TH_LOG("producer %u is %u ahead of consumer %u", prod, prod - r->next, r->next);
 	while (r->next != prod && n < max) {
 		f = ring_frame(_metadata, r, r->next, &len, NULL);
@@ -2758,7 +2798,7 @@ static __u32 consume_flood(struct __test_metadata *_metadata, struct _test_data_
 static void drain_flood(struct __test_metadata *_metadata, struct _test_data_ring *self,
 			struct ring *r, struct flood_rx *rx)
 {
-	while (consume_flood(_metadata, self, r, rx, r->off.nr_slots))
+	while (consume_flood(_metadata, self, r, rx, r->off.nr_bufs))
 		;
 	EXPECT_EQ(__atomic_load_n(r->prod, __ATOMIC_ACQUIRE), r->next);
 }
@@ -2778,7 +2818,7 @@ static short consume_until(struct __test_metadata *_metadata, struct _test_data_
 		ASSERT_LE(0, poll(&pfd, 1, 0)) TH_LOG("poll: %s", strerror(errno));
 		if ((until_err && (pfd.revents & POLLERR)) || now_ns() > end)
 			return pfd.revents;
-		if (!consume_flood(_metadata, self, &self->r, rx, self->r.off.nr_slots))
+		if (!consume_flood(_metadata, self, &self->r, rx, self->r.off.nr_bufs))
 			usleep(200);
 	}
 }
@@ -2988,7 +3028,7 @@ TEST_F_TIMEOUT(ring, netns_deleted_under_traffic, 60)
 	/* The other namespace answers (after an ARP round trip), into the channel. */
 	end = now_ns() + 2 * WAIT_MS * 1000000ULL;
 	while (!rx.pongs && now_ns() < end)
-		if (!consume_flood(_metadata, self, &self->r, &rx, self->r.off.nr_slots))
+		if (!consume_flood(_metadata, self, &self->r, &rx, self->r.off.nr_bufs))
 			usleep(200);
 	ASSERT_LT(0U, rx.pongs) TH_LOG("no echo reply from the other namespace");
 	consume_until(_metadata, self, &rx, TRAFFIC_MS, false);
@@ -3052,12 +3092,12 @@ TEST_F_TIMEOUT(ring, close_under_traffic, 60)
 		prod = __atomic_load_n(r.prod, __ATOMIC_ACQUIRE);
 		end = now_ns() + WAIT_MS * 1000000ULL;
 		while (__atomic_load_n(r.prod, __ATOMIC_ACQUIRE) == prod && now_ns() < end) {
-			consume_flood(_metadata, self, &r, &rx, r.off.nr_slots);
+			consume_flood(_metadata, self, &r, &rx, r.off.nr_bufs);
 			usleep(1000);
 		}
 		EXPECT_NE(prod, __atomic_load_n(r.prod, __ATOMIC_ACQUIRE))
 			TH_LOG("round %u: nothing arrived after close while mapped", i);
-		consume_flood(_metadata, self, &r, &rx, r.off.nr_slots);
+		consume_flood(_metadata, self, &r, &rx, r.off.nr_bufs);
 		EXPECT_LT(before, rx.frames);
 
 		if (i % 2)
@@ -3432,7 +3472,7 @@ TEST_F(ring, mmap_length_offset_wrap)
 	ASSERT_LE(o.desc, o.mmap_size);
 	ASSERT_LE(o.buffers, o.mmap_size);
 	EXPECT_LE((__u64)o.nr_slots * o.desc_size, o.mmap_size - o.desc);
-	EXPECT_LE((__u64)o.nr_slots * o.buf_size, o.mmap_size - o.buffers);
+	EXPECT_LE((__u64)o.nr_bufs * o.buf_size, o.mmap_size - o.buffers);
 	EXPECT_LE(o.headroom, o.buf_size);
 
 	c[n].len = SIZE_MAX;			c[n++].off = 0;
@@ -3639,19 +3679,20 @@ TEST_F(ring, mprotect_write_upgrade)
 	EXPECT_EQ(2U, st.rx_packets);
 
 	/* Fill the whole ring: the released slots were really given back. */
-	for (len = 0; len < r->off.nr_slots; len++)
+	for (len = 0; len < r->off.nr_bufs; len++)
 		send_raw(_metadata, self, 10 + len, 60, ETH_P_VJTEST);
-	EXPECT_EQ(r->off.nr_slots, ring_wait(r, r->off.nr_slots));
+	EXPECT_EQ(r->off.nr_bufs, ring_wait(r, r->off.nr_bufs));
 	vj_stats(_metadata, self->fd, &st);
 	EXPECT_EQ(0U, st.rx_ring_full);
-	EXPECT_EQ(2U + r->off.nr_slots, st.rx_packets);
+	EXPECT_EQ(2U + r->off.nr_bufs, st.rx_packets);
 	consume_raw(_metadata, self, 10, 60);
 }
 
 /*
  * Unmap single pages of mappings of a ring: the rest goes on working.
  * Pieces: without the first page, without a page in the middle of the
- * buffers, without the last page of the buffers, without the last page.
+ * buffers, without the first page of the buffers, without the last page
+ * (the last of the buffers: the consumer and flags words are before them).
  */
 #define NR_PIECES	4
 
@@ -3675,10 +3716,10 @@ TEST_F_TIMEOUT(ring, partial_munmap, 60)
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
 	ino = sock_ino(self->fd);
 	np = r->size / ps;
-	bufs_end = o->buffers + (__u64)o->nr_slots * o->buf_size;
+	bufs_end = o->buffers + (__u64)o->nr_bufs * o->buf_size;
 	hole[0] = 0;
 	hole[1] = (o->buffers + bufs_end) / 2 / ps;
-	hole[2] = (bufs_end - 1) / ps;
+	hole[2] = o->buffers / ps;
 	hole[3] = np - 1;
 	TH_LOG("%zu pages; desc at %#llx, buffers %#llx..%#llx; holes %zu %zu %zu %zu", np,
 	       (unsigned long long)o->desc, (unsigned long long)o->buffers,
@@ -3690,6 +3731,11 @@ TEST_F_TIMEOUT(ring, partial_munmap, 60)
 	ASSERT_NE(hole[1], o->flags / ps);
 	ASSERT_TRUE(o->desc + (__u64)o->nr_slots * o->desc_size <= hole[1] * ps ||
 		    o->desc >= (hole[1] + 1) * ps);
+	/* The other holes in the buffers: their first page, and the last page. */
+	ASSERT_EQ(0U, o->buffers % ps);
+	ASSERT_NE(hole[1], hole[2]);
+	ASSERT_LT(bufs_end - 1, (__u64)(hole[3] + 1) * ps);
+	ASSERT_LE((__u64)hole[3] * ps, bufs_end - 1);
 	for (j = 0; j < NR_PIECES; j++) {
 		m[j] = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
 		ASSERT_NE(MAP_FAILED, m[j]) TH_LOG("mmap: %s", strerror(errno));
@@ -3701,7 +3747,7 @@ TEST_F_TIMEOUT(ring, partial_munmap, 60)
 	EXPECT_EQ(vmas, maps_count(ino));
 
 	/* Fill every buffer, then read each frame through every piece that has it. */
-	n = o->nr_slots;
+	n = o->nr_bufs;
 	for (i = 0; i < n; i++)
 		send_raw(_metadata, self, i, raw_len(i), ETH_P_VJTEST);
 	ASSERT_EQ(n, ring_wait(r, n));
@@ -3719,10 +3765,13 @@ TEST_F_TIMEOUT(ring, partial_munmap, 60)
 	TH_LOG("frames read through the pieces: %zu %zu %zu %zu", checked[0], checked[1],
 	       checked[2], checked[3]);
 	/* Every buffer holds a frame: the holes in the buffers hid some. */
+	EXPECT_EQ(n, checked[0]);
 	EXPECT_GT(n, checked[1]);
 	EXPECT_GT(n, checked[2]);
+	EXPECT_GT(n, checked[3]);
 	EXPECT_LT(0U, checked[1]);
 	EXPECT_LT(0U, checked[2]);
+	EXPECT_LT(0U, checked[3]);
 	r->next += n;
 	ring_release(r);
 
@@ -3978,7 +4027,7 @@ TEST_F_TIMEOUT(ring, frame_lengths_jumbo_mtu, 60)
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
-	max = self->r.off.buf_size - self->r.off.headroom;
+	max = self->r.off.frame_max;
 	buf = malloc(big);
 	exp = malloc(big);
 	ASSERT_NE(NULL, buf);
@@ -4142,7 +4191,7 @@ TEST_F_TIMEOUT(ring, multi_cpu_producers, 120)
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
-	sh.window = r->off.nr_slots / 2;
+	sh.window = r->off.nr_bufs / 2;
 	total = (__u64)ncpu * MP_FRAMES;
 	memset(s, 0, sizeof(s));
 	for (i = 0; i < ncpu; i++) {
@@ -4166,7 +4215,7 @@ TEST_F_TIMEOUT(ring, multi_cpu_producers, 120)
 			usleep(50);
 			continue;
 		}
-		ASSERT_GE(r->off.nr_slots, prod - r->next);
+		ASSERT_GE(r->off.nr_bufs, prod - r->next);
 		while (r->next != prod) {
 			fr = ring_frame(_metadata, r, r->next, &len, NULL);
 			ASSERT_LE(19U, len);
@@ -4447,7 +4496,7 @@ TEST_F_TIMEOUT(ring, epoll_et_lost_wakeup_stress, 180)
 
 	s.self = self;
 	s.seed = (unsigned int)now_ns();
-	s.window = r->off.nr_slots - 8;
+	s.window = r->off.nr_bufs - 8;
 	TH_LOG("seed %u", s.seed);
 	ASSERT_EQ(0, pthread_create(&s.thread, NULL, lw_sender_fn, &s));
 
@@ -4458,7 +4507,7 @@ TEST_F_TIMEOUT(ring, epoll_et_lost_wakeup_stress, 180)
 		const __u8 *fr;
 
 		if (prod != r->next) {
-			ASSERT_GE(r->off.nr_slots, prod - r->next);
+			ASSERT_GE(r->off.nr_bufs, prod - r->next);
 			while (r->next != prod) {
 				fr = ring_frame(_metadata, r, r->next, &len, NULL);
 				ASSERT_EQ(got, raw_seq(fr, len)) TH_LOG("frame lost or reordered");
