@@ -53,12 +53,16 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <linux/bpf.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/io_uring.h>
+#include <linux/time_types.h>
 #include <linux/types.h>
 #include <linux/vjchan.h>
 
@@ -1792,6 +1796,481 @@ TEST_F(hygiene, device_gone_pollhup_so_error)
 	EXPECT_EQ(-1, vj_bind_queue(self->fd, self->ifb, 0));
 	vj_ring_unmap(&r);
 	close(ep);
+}
+
+/* ------------------------------------------------------------------ */
+/* io_uring and read()/write() on a channel socket (issue 10, item 5)  */
+
+/*
+ * A channel socket neither sends nor receives through the socket calls
+ * (the rst: send(2) and recv(2) fail with EOPNOTSUPP; it never reports
+ * EPOLLOUT).  read()/write() and io_uring's READ, WRITE, READV, WRITEV, RECV
+ * and SEND take the same sock_no_recvmsg()/sock_no_sendmsg() path, so each
+ * must complete at once with -EOPNOTSUPP: an operation that waited for
+ * EPOLLOUT would never complete.  io_uring is driven with raw system calls
+ * (no liburing); each completion is waited for URING_WAIT_MS at most.
+ */
+#define URING_WAIT_MS	2000		/* for a completion that must come */
+#define URING_QUIET_MS	300		/* for one that must not */
+#define URING_ENTRIES	8
+#define URING_TIMEOUT	90		/* 24 operations that may each wait URING_WAIT_MS */
+#define ETH_P_URING	0x88b5		/* the channel's EtherType in these tests */
+
+struct uring {
+	int fd;
+	__u32 features;
+	void *sq_map, *cq_map;
+	size_t sq_len, cq_len;
+	struct io_uring_sqe *sqes;
+	size_t sqes_len;
+	__u32 *sq_tail, *sq_mask, *sq_array;
+	__u32 *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_cqe *cqes;
+};
+
+/* Why io_uring cannot be used here, or NULL: sets up @u. */
+static const char *uring_setup(struct uring *u)
+{
+	static char why[160];
+	struct io_uring_params p;
+	char dis[16] = "";
+	int fd, err, s;
+	ssize_t n;
+
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+	memset(&p, 0, sizeof(p));
+	fd = syscall(__NR_io_uring_setup, URING_ENTRIES, &p);
+	if (fd < 0) {
+		err = errno;
+		s = open("/proc/sys/kernel/io_uring_disabled", O_RDONLY | O_CLOEXEC);
+		if (s >= 0) {
+			n = read(s, dis, sizeof(dis) - 1);
+			dis[n > 0 ? n : 0] = 0;
+			dis[strcspn(dis, "\n")] = 0;
+			close(s);
+		}
+		snprintf(why, sizeof(why), "io_uring_setup: %s (CONFIG_IO_URING=n%s%s%s)",
+			 strerror(err), dis[0] ? ", or kernel.io_uring_disabled=" : "", dis,
+			 dis[0] ? "" : "?");
+		errno = err;
+		return (err == ENOSYS || err == EPERM) ? why : NULL;
+	}
+	u->fd = fd;
+	u->features = p.features;
+	u->sq_len = p.sq_off.array + p.sq_entries * sizeof(__u32);
+	u->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	u->sq_map = mmap(NULL, u->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+			 IORING_OFF_SQ_RING);
+	u->cq_map = mmap(NULL, u->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+			 IORING_OFF_CQ_RING);
+	u->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	u->sqes = mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+		       IORING_OFF_SQES);
+	if (u->sq_map == MAP_FAILED || u->cq_map == MAP_FAILED || u->sqes == MAP_FAILED) {
+		snprintf(why, sizeof(why), "mmap of the io_uring rings: %s", strerror(errno));
+		return why;	/* not a skip reason: uring_setup()'s caller asserts */
+	}
+	u->sq_tail = (__u32 *)((char *)u->sq_map + p.sq_off.tail);
+	u->sq_mask = (__u32 *)((char *)u->sq_map + p.sq_off.ring_mask);
+	u->sq_array = (__u32 *)((char *)u->sq_map + p.sq_off.array);
+	u->cq_head = (__u32 *)((char *)u->cq_map + p.cq_off.head);
+	u->cq_tail = (__u32 *)((char *)u->cq_map + p.cq_off.tail);
+	u->cq_mask = (__u32 *)((char *)u->cq_map + p.cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)((char *)u->cq_map + p.cq_off.cqes);
+	return NULL;
+}
+
+static void uring_exit(struct uring *u)
+{
+	if (u->sqes && u->sqes != MAP_FAILED)
+		munmap(u->sqes, u->sqes_len);
+	if (u->cq_map && u->cq_map != MAP_FAILED)
+		munmap(u->cq_map, u->cq_len);
+	if (u->sq_map && u->sq_map != MAP_FAILED)
+		munmap(u->sq_map, u->sq_len);
+	if (u->fd >= 0)
+		close(u->fd);
+	u->fd = -1;
+}
+
+/* Sets up @u for a test, or skips it. */
+#define URING_SETUP_OR_SKIP(u)							\
+	do {									\
+		const char *_why = uring_setup(u);				\
+		if (_why && (u)->fd < 0)					\
+			SKIP(return, "%s", _why);				\
+		ASSERT_EQ(NULL, _why) TH_LOG("%s", _why ? _why : "");		\
+		ASSERT_LE(0, (u)->fd) TH_LOG("io_uring_setup: %s", strerror(errno)); \
+	} while (0)
+
+/* Queues @sqe and submits it: 0, or -errno. */
+static int uring_submit(struct uring *u, const struct io_uring_sqe *sqe)
+{
+	__u32 tail = *u->sq_tail, idx = tail & *u->sq_mask;
+	int ret;
+
+	u->sqes[idx] = *sqe;
+	u->sq_array[idx] = idx;
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	ret = syscall(__NR_io_uring_enter, u->fd, 1, 0, 0, NULL, 0);
+	if (ret < 0)
+		return -errno;
+	return ret == 1 ? 0 : -EAGAIN;
+}
+
+/*
+ * Waits up to @ms for a completion and takes it: true with it in @cqe, false
+ * if none came.  Waits in io_uring_enter() with a timeout
+ * (IORING_ENTER_EXT_ARG) where the kernel has it, else in poll() on the
+ * ring's fd.
+ */
+static bool uring_wait(struct uring *u, int ms, struct io_uring_cqe *cqe)
+{
+	struct __kernel_timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	struct io_uring_getevents_arg arg = { .ts = (__u64)(unsigned long)&ts };
+	struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+	__u64 end = now_ns() + (__u64)ms * 1000000ULL;
+	__u32 head;
+
+	for (;;) {
+		head = *u->cq_head;
+		if (head != __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE)) {
+			*cqe = u->cqes[head & *u->cq_mask];
+			__atomic_store_n(u->cq_head, head + 1, __ATOMIC_RELEASE);
+			return true;
+		}
+		if (now_ns() >= end)
+			return false;
+		if (u->features & IORING_FEAT_EXT_ARG)
+			syscall(__NR_io_uring_enter, u->fd, 0, 1,
+				IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+		else
+			poll(&pfd, 1, (int)((end - now_ns()) / 1000000ULL) + 1);
+	}
+}
+
+static const char *uring_op_name(__u8 op)
+{
+	switch (op) {
+	case IORING_OP_READ: return "IORING_OP_READ";
+	case IORING_OP_WRITE: return "IORING_OP_WRITE";
+	case IORING_OP_READV: return "IORING_OP_READV";
+	case IORING_OP_WRITEV: return "IORING_OP_WRITEV";
+	case IORING_OP_RECV: return "IORING_OP_RECV";
+	case IORING_OP_SEND: return "IORING_OP_SEND";
+	default: return "IORING_OP_?";
+	}
+}
+
+/* An SQE of @op on @fd for the @len bytes at @buf (@iov for READV/WRITEV). */
+static void uring_prep(struct io_uring_sqe *sqe, __u8 op, int fd, void *buf, __u32 len,
+		       struct iovec *iov, __u8 flags, __u64 user_data)
+{
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = op;
+	sqe->fd = fd;
+	sqe->flags = flags;
+	sqe->user_data = user_data;
+	if (op == IORING_OP_READV || op == IORING_OP_WRITEV) {
+		iov->iov_base = buf;
+		iov->iov_len = len;
+		sqe->addr = (__u64)(unsigned long)iov;
+		sqe->len = 1;
+	} else {
+		sqe->addr = (__u64)(unsigned long)buf;
+		sqe->len = len;
+	}
+	/* READ/WRITE: offset 0 (-1, the file position, is the same on a stream) */
+	sqe->off = 0;
+}
+
+/*
+ * Each read/write/recv/send operation of io_uring on @fd, inline and forced
+ * to io_uring's worker threads (IOSQE_ASYNC), completes within
+ * URING_WAIT_MS with -EOPNOTSUPP.
+ */
+static void uring_all_eopnotsupp(struct __test_metadata *_metadata, int fd, const char *what)
+{
+	static const __u8 ops[] = {
+		IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
+		IORING_OP_RECV, IORING_OP_SEND,
+	};
+	struct io_uring_sqe sqe, cancel;
+	struct io_uring_cqe cqe;
+	struct iovec iov;
+	char buf[64] = "not sent";
+	struct uring u;
+	unsigned int i, async;
+	__u64 t0, ud, slowest = 0;
+	int ret;
+
+	URING_SETUP_OR_SKIP(&u);
+	for (async = 0; async < 2; async++) {
+		for (i = 0; i < ARRAY_SIZE(ops); i++) {
+			ud = 0x100 + async * 0x10 + i;
+			uring_prep(&sqe, ops[i], fd, buf, sizeof(buf), &iov,
+				   async ? IOSQE_ASYNC : 0, ud);
+			t0 = now_ns();
+			ret = uring_submit(&u, &sqe);
+			ASSERT_EQ(0, ret) TH_LOG("%s: io_uring_enter (submit %s): %s", what,
+						 uring_op_name(ops[i]), strerror(-ret));
+			if (!uring_wait(&u, URING_WAIT_MS, &cqe)) {
+				EXPECT_TRUE(false)
+					TH_LOG("%s: %s%s did not complete within %d ms (io_uring "
+					       "retries a nonblocking -EOPNOTSUPP once the file "
+					       "polls ready: EPOLLIN for a read, EPOLLOUT for a "
+					       "write)", what, uring_op_name(ops[i]),
+					       async ? " (IOSQE_ASYNC)" : "", URING_WAIT_MS);
+				/* Cancel it, and let its completion go. */
+				memset(&cancel, 0, sizeof(cancel));
+				cancel.opcode = IORING_OP_ASYNC_CANCEL;
+				cancel.fd = -1;
+				cancel.addr = ud;
+				cancel.user_data = 1;
+				if (!uring_submit(&u, &cancel)) {
+					uring_wait(&u, URING_WAIT_MS, &cqe);
+					uring_wait(&u, URING_WAIT_MS, &cqe);
+				}
+				continue;
+			}
+			EXPECT_EQ(ud, cqe.user_data);
+			EXPECT_EQ(-EOPNOTSUPP, cqe.res)
+				TH_LOG("%s: %s%s completed with %d (%s), not -EOPNOTSUPP", what,
+				       uring_op_name(ops[i]), async ? " (IOSQE_ASYNC)" : "",
+				       cqe.res, cqe.res < 0 ? strerror(-cqe.res) : "a length");
+			if (now_ns() - t0 > slowest)
+				slowest = now_ns() - t0;
+		}
+	}
+	TH_LOG("%s: %zu io_uring operations, the slowest completed after %llu us", what,
+	       2 * ARRAY_SIZE(ops), (unsigned long long)slowest / 1000);
+	uring_exit(&u);
+}
+
+/* read(), write(), readv(), writev() on @fd fail at once with EOPNOTSUPP. */
+static void rw_all_eopnotsupp(struct __test_metadata *_metadata, int fd, const char *what)
+{
+	char buf[64] = "not sent";
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	ssize_t n;
+
+	errno = 0;
+	n = read(fd, buf, sizeof(buf));
+	EXPECT_EQ(-1, n) TH_LOG("%s: read() returned %zd", what, n);
+	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: read(): %s", what, strerror(errno));
+	errno = 0;
+	n = write(fd, buf, sizeof(buf));
+	EXPECT_EQ(-1, n) TH_LOG("%s: write() returned %zd", what, n);
+	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: write(): %s", what, strerror(errno));
+	errno = 0;
+	n = readv(fd, &iov, 1);
+	EXPECT_EQ(-1, n) TH_LOG("%s: readv() returned %zd", what, n);
+	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: readv(): %s", what, strerror(errno));
+	errno = 0;
+	n = writev(fd, &iov, 1);
+	EXPECT_EQ(-1, n) TH_LOG("%s: writev() returned %zd", what, n);
+	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: writev(): %s", what, strerror(errno));
+}
+
+/* An EtherType filter for ETH_P_URING on self->fd, bound to HDEV_B, mapped. */
+static void uring_channel(struct __test_metadata *_metadata, struct _test_data_hygiene *self,
+			  struct vj_ring *r)
+{
+	struct vj_filter f = {
+		.type = VJ_FILTER_ETHERTYPE,
+		.ethertype = htons(ETH_P_URING),
+	};
+
+	ASSERT_EQ(0, vj_filter_op(self->fd, VJ_ADD_FILTER, &f))
+		TH_LOG("VJ_ADD_FILTER: %s", strerror(errno));
+	ASSERT_EQ(0, vj_bind_queue(self->fd, self->ifb, 0))
+		TH_LOG("bind " HDEV_B ": %s", strerror(errno));
+	ASSERT_EQ(0, vj_ring_map(self->fd, r)) TH_LOG("map the ring: %s", strerror(errno));
+}
+
+/* Sends one ETH_P_URING frame on HDEV_A (to HDEV_B's queue 0). */
+static void uring_send_frame(struct __test_metadata *_metadata, struct _test_data_hygiene *self)
+{
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET,
+		.sll_protocol = htons(ETH_P_URING),
+		.sll_ifindex = self->ifa,
+		.sll_halen = ETH_ALEN,
+	};
+	__u8 frame[60] = { 0 };
+	int pkt;
+
+	pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, pkt) TH_LOG("AF_PACKET: %s", strerror(errno));
+	memset(frame, 0xff, ETH_ALEN);
+	frame[ETH_ALEN] = 0x02;
+	frame[12] = ETH_P_URING >> 8;
+	frame[13] = ETH_P_URING & 0xff;
+	memcpy(frame + ETH_HLEN, "VJURING", 7);
+	memset(sll.sll_addr, 0xff, ETH_ALEN);
+	ASSERT_EQ((ssize_t)sizeof(frame), sendto(pkt, frame, sizeof(frame), 0,
+						 (struct sockaddr *)&sll, sizeof(sll)))
+		TH_LOG("send on " HDEV_A ": %s", strerror(errno));
+	close(pkt);
+}
+
+/* read()/write() fail with EOPNOTSUPP, unbound and bound (with a frame in the ring). */
+TEST_F(hygiene, read_write_eopnotsupp)
+{
+	struct vj_ring r;
+
+	rw_all_eopnotsupp(_metadata, self->fd, "unbound");
+	uring_channel(_metadata, self, &r);
+	rw_all_eopnotsupp(_metadata, self->fd, "bound, ring empty");
+	uring_send_frame(_metadata, self);
+	ASSERT_EQ(1U, vj_ring_wait(&r, 1, WAIT_MS)) TH_LOG("no frame in the ring");
+	rw_all_eopnotsupp(_metadata, self->fd, "bound, a frame in the ring");
+	/* Nothing consumed it. */
+	EXPECT_EQ(1U, vj_ring_avail(&r));
+	vj_ring_unmap(&r);
+}
+
+/* io_uring's read/write/recv/send on a socket that was never bound. */
+TEST_F_TIMEOUT(hygiene, uring_rw_unbound_eopnotsupp, URING_TIMEOUT)
+{
+	uring_all_eopnotsupp(_metadata, self->fd, "unbound");
+}
+
+/* The same on a bound socket, its ring empty and then with a frame in it. */
+TEST_F_TIMEOUT(hygiene, uring_rw_bound_eopnotsupp, URING_TIMEOUT)
+{
+	struct vj_ring r;
+
+	uring_channel(_metadata, self, &r);
+	uring_all_eopnotsupp(_metadata, self->fd, "bound, ring empty");
+	uring_send_frame(_metadata, self);
+	ASSERT_EQ(1U, vj_ring_wait(&r, 1, WAIT_MS)) TH_LOG("no frame in the ring");
+	uring_all_eopnotsupp(_metadata, self->fd, "bound, a frame in the ring");
+	EXPECT_EQ(1U, vj_ring_avail(&r)) TH_LOG("an io_uring operation consumed a frame");
+	vj_ring_unmap(&r);
+}
+
+/*
+ * IORING_RECVSEND_POLL_FIRST makes RECV wait for EPOLLIN before it tries:
+ * on an empty ring it waits (it must not complete), and a frame published
+ * while the consumer asked to be woken (VJ_RING_NEED_WAKEUP) wakes it; it
+ * then fails with -EOPNOTSUPP, and the frame is still in the ring.
+ */
+TEST_F(hygiene, uring_recv_poll_first_woken_by_frame)
+{
+	struct io_uring_sqe sqe;
+	struct io_uring_cqe cqe;
+	struct vj_statistics st;
+	char buf[64];
+	struct uring u;
+	struct vj_ring r;
+	int ret;
+
+	URING_SETUP_OR_SKIP(&u);
+	uring_channel(_metadata, self, &r);
+	__atomic_store_n(r.flags, VJ_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	ASSERT_EQ(0U, vj_ring_avail(&r));
+
+	uring_prep(&sqe, IORING_OP_RECV, self->fd, buf, sizeof(buf), NULL, 0, 7);
+	sqe.ioprio = IORING_RECVSEND_POLL_FIRST;
+	ret = uring_submit(&u, &sqe);
+	ASSERT_EQ(0, ret) TH_LOG("submit RECV: %s", strerror(-ret));
+	ret = uring_wait(&u, URING_QUIET_MS, &cqe);
+	EXPECT_FALSE(ret) TH_LOG("RECV (poll first) on an empty ring completed: %d", cqe.res);
+	if (ret) {
+		uring_exit(&u);
+		vj_ring_unmap(&r);
+		return;
+	}
+
+	uring_send_frame(_metadata, self);
+	ASSERT_EQ(1U, vj_ring_wait(&r, 1, WAIT_MS)) TH_LOG("no frame in the ring");
+	ret = uring_wait(&u, URING_WAIT_MS, &cqe);
+	EXPECT_TRUE(ret) TH_LOG("RECV (poll first) not woken within %d ms by a frame published "
+				"with VJ_RING_NEED_WAKEUP set", URING_WAIT_MS);
+	if (ret) {
+		EXPECT_EQ(7U, cqe.user_data);
+		EXPECT_EQ(-EOPNOTSUPP, cqe.res) TH_LOG("RECV (poll first): %d, not -EOPNOTSUPP",
+						       cqe.res);
+	}
+	ASSERT_EQ(0, vj_read_stats(self->fd, &st));
+	EXPECT_LE(1U, st.rx_wakeups) TH_LOG("no wakeup counted");
+	EXPECT_EQ(1U, vj_ring_avail(&r)) TH_LOG("the frame left the ring");
+	uring_exit(&u);	/* cancels a RECV still waiting */
+	vj_ring_unmap(&r);
+}
+
+/*
+ * SEND with IORING_RECVSEND_POLL_FIRST waits for EPOLLOUT, which a channel
+ * socket never reports (the rst): it stays pending, unbound or bound.  An
+ * IORING_OP_ASYNC_CANCEL ends the unbound one with -ECANCELED; the bound one
+ * ends when the device goes away (EPOLLERR | EPOLLHUP wake it), and then
+ * fails with -EOPNOTSUPP.  Neither leaves anything behind (closing the ring
+ * and the socket afterwards, KASAN/kmemleak on the debug kernel).
+ */
+TEST_F(hygiene, uring_send_poll_first_cancel_and_device_gone)
+{
+	struct io_uring_sqe sqe;
+	struct io_uring_cqe cqe;
+	char buf[64] = "not sent";
+	struct uring u;
+	struct vj_ring r;
+	int ret, fd2, got, i;
+
+	URING_SETUP_OR_SKIP(&u);
+	fd2 = vj_open();
+	ASSERT_LE(0, fd2);
+	uring_prep(&sqe, IORING_OP_SEND, fd2, buf, sizeof(buf), NULL, 0, 11);
+	sqe.ioprio = IORING_RECVSEND_POLL_FIRST;
+	ret = uring_submit(&u, &sqe);
+	ASSERT_EQ(0, ret) TH_LOG("submit SEND: %s", strerror(-ret));
+	ret = uring_wait(&u, URING_QUIET_MS, &cqe);
+	EXPECT_FALSE(ret) TH_LOG("SEND (poll first) on an unbound socket completed: %d (the "
+				 "socket reported EPOLLOUT?)", cqe.res);
+	if (!ret) {
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.opcode = IORING_OP_ASYNC_CANCEL;
+		sqe.fd = -1;
+		sqe.addr = 11;
+		sqe.user_data = 12;
+		ret = uring_submit(&u, &sqe);
+		ASSERT_EQ(0, ret) TH_LOG("submit ASYNC_CANCEL: %s", strerror(-ret));
+		got = 0;
+		for (i = 0; i < 2 && uring_wait(&u, URING_WAIT_MS, &cqe); i++) {
+			if (cqe.user_data == 11) {
+				EXPECT_EQ(-ECANCELED, cqe.res) TH_LOG("cancelled SEND: %d", cqe.res);
+				got |= 1;
+			} else if (cqe.user_data == 12) {
+				EXPECT_EQ(0, cqe.res) TH_LOG("ASYNC_CANCEL: %d", cqe.res);
+				got |= 2;
+			}
+		}
+		EXPECT_EQ(3, got) TH_LOG("completions of the SEND and its cancel: %#x of 0x3", got);
+	}
+	EXPECT_EQ(0, close(fd2));
+
+	uring_channel(_metadata, self, &r);
+	uring_prep(&sqe, IORING_OP_SEND, self->fd, buf, sizeof(buf), NULL, 0, 13);
+	sqe.ioprio = IORING_RECVSEND_POLL_FIRST;
+	ret = uring_submit(&u, &sqe);
+	ASSERT_EQ(0, ret) TH_LOG("submit SEND: %s", strerror(-ret));
+	ret = uring_wait(&u, URING_QUIET_MS, &cqe);
+	EXPECT_FALSE(ret) TH_LOG("SEND (poll first) on a bound socket completed: %d", cqe.res);
+	if (!ret) {
+		ASSERT_EQ(0, run("ip link del " HDEV_A));
+		ret = uring_wait(&u, URING_WAIT_MS, &cqe);
+		EXPECT_TRUE(ret) TH_LOG("SEND (poll first) still pending %d ms after the device "
+					"went away", URING_WAIT_MS);
+		if (ret) {
+			EXPECT_EQ(13U, cqe.user_data);
+			EXPECT_EQ(-EOPNOTSUPP, cqe.res) TH_LOG("SEND after the device went: %d",
+							       cqe.res);
+		}
+	}
+	uring_exit(&u);
+	vj_ring_unmap(&r);
 }
 
 TEST_HARNESS_MAIN
