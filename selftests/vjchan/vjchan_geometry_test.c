@@ -242,10 +242,11 @@ static struct vj_desc desc_of(const struct vj_ring *r, __u32 idx)
 static void expect_layout(struct __test_metadata *_metadata, const struct vj_ring_offsets *o,
 			  __u32 nr_slots, __u32 buf_size)
 {
-	TH_LOG("mmap_size %llu, nr_slots %u, nr_bufs %u, buf_size %u, frame_max %u, "
-	       "desc %#llx, consumer %#llx, flags %#llx, buffers %#llx",
+	TH_LOG("mmap_size %llu, nr_slots %u, nr_bufs %u, buf_size %u, frame_max %u",
 	       (unsigned long long)o->mmap_size, o->nr_slots, o->nr_bufs, o->buf_size,
-	       o->frame_max, (unsigned long long)o->desc, (unsigned long long)o->consumer,
+	       o->frame_max);
+	TH_LOG("desc %#llx, consumer %#llx, flags %#llx, buffers %#llx",
+	       (unsigned long long)o->desc, (unsigned long long)o->consumer,
 	       (unsigned long long)o->flags, (unsigned long long)o->buffers);
 	EXPECT_TRUE(vj_ring_layout_ok(o, pagesz()));
 	EXPECT_EQ(o->buf_size - o->headroom, o->frame_max);
@@ -370,8 +371,8 @@ TEST_F(geo, features)
 {
 	__u64 feat = vj_read_features(self->fd);
 
-	EXPECT_NE(0U, feat & VJ_FEATURE_RING_SETUP) TH_LOG("features %#llx",
-						       (unsigned long long)feat);
+	EXPECT_NE(0U, feat & VJ_FEATURE_RING_SETUP)
+		TH_LOG("features %#llx", (unsigned long long)feat);
 }
 
 TEST_F(geo, setup_optlen)
@@ -467,8 +468,8 @@ TEST_F(geo, setup_nr_slots)
 	}
 	/* Every power of two in range; the size left 0 is what nr_slots buffers need. */
 	for (n = VJ_RING_SLOTS_MIN; n <= VJ_RING_SLOTS_MAX; n *= 2) {
-		ASSERT_EQ(0, ring_setup(self->fd, 0, n, 0, 0)) TH_LOG("nr_slots %u: %s", n,
-								     strerror(errno));
+		ASSERT_EQ(0, ring_setup(self->fd, 0, n, 0, 0))
+			TH_LOG("nr_slots %u: %s", n, strerror(errno));
 		ASSERT_EQ(0, offsets(self->fd, &o));
 		EXPECT_EQ(n, o.nr_slots);
 		EXPECT_EQ(n, o.nr_bufs);
@@ -488,8 +489,8 @@ TEST_F(geo, setup_size)
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
 		errno = 0;
-		EXPECT_EQ(-1, ring_setup(self->fd, bad[i], 0, 0, 0)) TH_LOG("size %#llx",
-									(unsigned long long)bad[i]);
+		EXPECT_EQ(-1, ring_setup(self->fd, bad[i], 0, 0, 0))
+			TH_LOG("size %#llx", (unsigned long long)bad[i]);
 		EXPECT_EQ(EINVAL, errno) TH_LOG("size %#llx", (unsigned long long)bad[i]);
 	}
 	/* nr_slots 0 with more buffers than VJ_RING_SLOTS_MAX can describe. */
@@ -687,8 +688,8 @@ TEST_F(geo, offsets_reflect_setup)
 		EXPECT_EQ(0, memcmp(&o, &o2, sizeof(o)));
 		/* Bound (the MTU fits every case), the layout is the same. */
 		if (o.frame_max >= 1500 + LL_OVERHEAD) {
-			ASSERT_EQ(0, bind_b(self, fd)) TH_LOG("case %u: bind: %s", i,
-							     strerror(errno));
+			ASSERT_EQ(0, bind_b(self, fd))
+				TH_LOG("case %u: bind: %s", i, strerror(errno));
 			ASSERT_EQ(0, offsets(fd, &o2));
 			EXPECT_EQ(0, memcmp(&o, &o2, sizeof(o))) TH_LOG("case %u", i);
 		}
@@ -783,7 +784,7 @@ static void geometry(struct __test_metadata *_metadata, struct _test_data_geo *s
 	if (p != MAP_FAILED)
 		munmap(p, o.mmap_size);
 	/* The last page is there (a fault would end the test). */
-	(void)*(volatile __u8 *)(r->map + o.mmap_size - 1);
+	(void)__atomic_load_n(r->map + o.mmap_size - 1, __ATOMIC_RELAXED);
 
 	/* Lengths from 60 to MTU + 14, the longest included. */
 	lens[nlen++] = 60;
@@ -797,8 +798,8 @@ static void geometry(struct __test_metadata *_metadata, struct _test_data_geo *s
 	lens[nlen++] = mtu + ETH_HLEN - 1;
 	lens[nlen++] = mtu + ETH_HLEN;
 	for (i = 0; i < nlen; i++)
-		ASSERT_EQ(0, send_raw(self, seq + i, lens[i])) TH_LOG("send %zu: %s", lens[i],
-								     strerror(errno));
+		ASSERT_EQ(0, send_raw(self, seq + i, lens[i]))
+			TH_LOG("send %zu: %s", lens[i], strerror(errno));
 	ASSERT_EQ(nlen, vj_ring_wait(r, nlen, WAIT_MS));
 	for (i = 0; i < nlen; i++)
 		expect_raw(_metadata, self, seq + i, lens[i], 0);
@@ -890,8 +891,8 @@ TEST_F_TIMEOUT(geo, geometry_largest, 120)
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	__u64 size = 64ULL << 20;
 
-	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl)) TH_LOG("RLIMIT_MEMLOCK: %s",
-							     strerror(errno));
+	ASSERT_EQ(0, setrlimit(RLIMIT_MEMLOCK, &rl))
+		TH_LOG("RLIMIT_MEMLOCK: %s", strerror(errno));
 	geometry(_metadata, self, size, VJ_RING_SLOTS_MAX, 2048);
 }
 
@@ -1021,8 +1022,8 @@ TEST_F(geo, udp_csum_ok_and_rxhash)
 			d = desc_of(r, r->next);
 			fr = vj_ring_frame(r, r->next, &len);
 			ASSERT_NE(NULL, fr);
-			ASSERT_EQ(0, frame_parse(fr, len, &fi)) TH_LOG("round %u datagram %u: %s",
-								      round, i, fi.err);
+			ASSERT_EQ(0, frame_parse(fr, len, &fi))
+				TH_LOG("round %u datagram %u: %s", round, i, fi.err);
 			EXPECT_EQ(IPPROTO_UDP, fi.proto);
 			EXPECT_EQ(PORT_CH, fi.dport);
 			ASSERT_EQ(sizes[i], fi.paylen);

@@ -1803,12 +1803,13 @@ TEST_F(hygiene, device_gone_pollhup_so_error)
 
 /*
  * A channel socket neither sends nor receives through the socket calls
- * (the rst: send(2) and recv(2) fail with EOPNOTSUPP; it never reports
- * EPOLLOUT).  read()/write() and io_uring's READ, WRITE, READV, WRITEV, RECV
- * and SEND take the same sock_no_recvmsg()/sock_no_sendmsg() path, so each
- * must complete at once with -EOPNOTSUPP: an operation that waited for
- * EPOLLOUT would never complete.  io_uring is driven with raw system calls
- * (no liburing); each completion is waited for URING_WAIT_MS at most.
+ * (the rst: send(2), recv(2), read(2) and write(2) fail with EINVAL; it
+ * never reports EPOLLOUT).  io_uring's READ, WRITE, READV, WRITEV, RECV and
+ * SEND take the same recvmsg/sendmsg path, so each must complete at once
+ * with -EINVAL.  With EOPNOTSUPP (sock_no_recvmsg()) io_uring would retry
+ * once the socket polled ready, and a READ would never complete.  io_uring
+ * is driven with raw system calls (no liburing); each completion is waited
+ * for URING_WAIT_MS at most.
  */
 #define URING_WAIT_MS	2000		/* for a completion that must come */
 #define URING_QUIET_MS	300		/* for one that must not */
@@ -1988,9 +1989,9 @@ static void uring_prep(struct io_uring_sqe *sqe, __u8 op, int fd, void *buf, __u
 /*
  * Each read/write/recv/send operation of io_uring on @fd, inline and forced
  * to io_uring's worker threads (IOSQE_ASYNC), completes within
- * URING_WAIT_MS with -EOPNOTSUPP.
+ * URING_WAIT_MS with -EINVAL.
  */
-static void uring_all_eopnotsupp(struct __test_metadata *_metadata, int fd, const char *what)
+static void uring_all_einval(struct __test_metadata *_metadata, int fd, const char *what)
 {
 	static const __u8 ops[] = {
 		IORING_OP_READ, IORING_OP_WRITE, IORING_OP_READV, IORING_OP_WRITEV,
@@ -2035,8 +2036,8 @@ static void uring_all_eopnotsupp(struct __test_metadata *_metadata, int fd, cons
 				continue;
 			}
 			EXPECT_EQ(ud, cqe.user_data);
-			EXPECT_EQ(-EOPNOTSUPP, cqe.res)
-				TH_LOG("%s: %s%s completed with %d (%s), not -EOPNOTSUPP", what,
+			EXPECT_EQ(-EINVAL, cqe.res)
+				TH_LOG("%s: %s%s completed with %d (%s), not -EINVAL", what,
 				       uring_op_name(ops[i]), async ? " (IOSQE_ASYNC)" : "",
 				       cqe.res, cqe.res < 0 ? strerror(-cqe.res) : "a length");
 			if (now_ns() - t0 > slowest)
@@ -2048,8 +2049,8 @@ static void uring_all_eopnotsupp(struct __test_metadata *_metadata, int fd, cons
 	uring_exit(&u);
 }
 
-/* read(), write(), readv(), writev() on @fd fail at once with EOPNOTSUPP. */
-static void rw_all_eopnotsupp(struct __test_metadata *_metadata, int fd, const char *what)
+/* read(), write(), readv(), writev() on @fd fail at once with EINVAL. */
+static void rw_all_einval(struct __test_metadata *_metadata, int fd, const char *what)
 {
 	char buf[64] = "not sent";
 	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
@@ -2058,19 +2059,19 @@ static void rw_all_eopnotsupp(struct __test_metadata *_metadata, int fd, const c
 	errno = 0;
 	n = read(fd, buf, sizeof(buf));
 	EXPECT_EQ(-1, n) TH_LOG("%s: read() returned %zd", what, n);
-	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: read(): %s", what, strerror(errno));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s: read(): %s", what, strerror(errno));
 	errno = 0;
 	n = write(fd, buf, sizeof(buf));
 	EXPECT_EQ(-1, n) TH_LOG("%s: write() returned %zd", what, n);
-	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: write(): %s", what, strerror(errno));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s: write(): %s", what, strerror(errno));
 	errno = 0;
 	n = readv(fd, &iov, 1);
 	EXPECT_EQ(-1, n) TH_LOG("%s: readv() returned %zd", what, n);
-	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: readv(): %s", what, strerror(errno));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s: readv(): %s", what, strerror(errno));
 	errno = 0;
 	n = writev(fd, &iov, 1);
 	EXPECT_EQ(-1, n) TH_LOG("%s: writev() returned %zd", what, n);
-	EXPECT_EQ(EOPNOTSUPP, errno) TH_LOG("%s: writev(): %s", what, strerror(errno));
+	EXPECT_EQ(EINVAL, errno) TH_LOG("%s: writev(): %s", what, strerror(errno));
 }
 
 /* An EtherType filter for ETH_P_URING on self->fd, bound to HDEV_B, mapped. */
@@ -2115,38 +2116,38 @@ static void uring_send_frame(struct __test_metadata *_metadata, struct _test_dat
 	close(pkt);
 }
 
-/* read()/write() fail with EOPNOTSUPP, unbound and bound (with a frame in the ring). */
-TEST_F(hygiene, read_write_eopnotsupp)
+/* read()/write() fail with EINVAL, unbound and bound (with a frame in the ring). */
+TEST_F(hygiene, read_write_einval)
 {
 	struct vj_ring r;
 
-	rw_all_eopnotsupp(_metadata, self->fd, "unbound");
+	rw_all_einval(_metadata, self->fd, "unbound");
 	uring_channel(_metadata, self, &r);
-	rw_all_eopnotsupp(_metadata, self->fd, "bound, ring empty");
+	rw_all_einval(_metadata, self->fd, "bound, ring empty");
 	uring_send_frame(_metadata, self);
 	ASSERT_EQ(1U, vj_ring_wait(&r, 1, WAIT_MS)) TH_LOG("no frame in the ring");
-	rw_all_eopnotsupp(_metadata, self->fd, "bound, a frame in the ring");
+	rw_all_einval(_metadata, self->fd, "bound, a frame in the ring");
 	/* Nothing consumed it. */
 	EXPECT_EQ(1U, vj_ring_avail(&r));
 	vj_ring_unmap(&r);
 }
 
 /* io_uring's read/write/recv/send on a socket that was never bound. */
-TEST_F_TIMEOUT(hygiene, uring_rw_unbound_eopnotsupp, URING_TIMEOUT)
+TEST_F_TIMEOUT(hygiene, uring_rw_unbound_einval, URING_TIMEOUT)
 {
-	uring_all_eopnotsupp(_metadata, self->fd, "unbound");
+	uring_all_einval(_metadata, self->fd, "unbound");
 }
 
 /* The same on a bound socket, its ring empty and then with a frame in it. */
-TEST_F_TIMEOUT(hygiene, uring_rw_bound_eopnotsupp, URING_TIMEOUT)
+TEST_F_TIMEOUT(hygiene, uring_rw_bound_einval, URING_TIMEOUT)
 {
 	struct vj_ring r;
 
 	uring_channel(_metadata, self, &r);
-	uring_all_eopnotsupp(_metadata, self->fd, "bound, ring empty");
+	uring_all_einval(_metadata, self->fd, "bound, ring empty");
 	uring_send_frame(_metadata, self);
 	ASSERT_EQ(1U, vj_ring_wait(&r, 1, WAIT_MS)) TH_LOG("no frame in the ring");
-	uring_all_eopnotsupp(_metadata, self->fd, "bound, a frame in the ring");
+	uring_all_einval(_metadata, self->fd, "bound, a frame in the ring");
 	EXPECT_EQ(1U, vj_ring_avail(&r)) TH_LOG("an io_uring operation consumed a frame");
 	vj_ring_unmap(&r);
 }
@@ -2155,7 +2156,7 @@ TEST_F_TIMEOUT(hygiene, uring_rw_bound_eopnotsupp, URING_TIMEOUT)
  * IORING_RECVSEND_POLL_FIRST makes RECV wait for EPOLLIN before it tries:
  * on an empty ring it waits (it must not complete), and a frame published
  * while the consumer asked to be woken (VJ_RING_NEED_WAKEUP) wakes it; it
- * then fails with -EOPNOTSUPP, and the frame is still in the ring.
+ * then fails with -EINVAL, and the frame is still in the ring.
  */
 TEST_F(hygiene, uring_recv_poll_first_woken_by_frame)
 {
@@ -2192,7 +2193,7 @@ TEST_F(hygiene, uring_recv_poll_first_woken_by_frame)
 				"with VJ_RING_NEED_WAKEUP set", URING_WAIT_MS);
 	if (ret) {
 		EXPECT_EQ(7U, cqe.user_data);
-		EXPECT_EQ(-EOPNOTSUPP, cqe.res) TH_LOG("RECV (poll first): %d, not -EOPNOTSUPP",
+		EXPECT_EQ(-EINVAL, cqe.res) TH_LOG("RECV (poll first): %d, not -EINVAL",
 						       cqe.res);
 	}
 	ASSERT_EQ(0, vj_read_stats(self->fd, &st));
@@ -2207,7 +2208,7 @@ TEST_F(hygiene, uring_recv_poll_first_woken_by_frame)
  * socket never reports (the rst): it stays pending, unbound or bound.  An
  * IORING_OP_ASYNC_CANCEL ends the unbound one with -ECANCELED; the bound one
  * ends when the device goes away (EPOLLERR | EPOLLHUP wake it), and then
- * fails with -EOPNOTSUPP.  Neither leaves anything behind (closing the ring
+ * fails with -EINVAL.  Neither leaves anything behind (closing the ring
  * and the socket afterwards, KASAN/kmemleak on the debug kernel).
  */
 TEST_F(hygiene, uring_send_poll_first_cancel_and_device_gone)
@@ -2240,7 +2241,8 @@ TEST_F(hygiene, uring_send_poll_first_cancel_and_device_gone)
 		got = 0;
 		for (i = 0; i < 2 && uring_wait(&u, URING_WAIT_MS, &cqe); i++) {
 			if (cqe.user_data == 11) {
-				EXPECT_EQ(-ECANCELED, cqe.res) TH_LOG("cancelled SEND: %d", cqe.res);
+				EXPECT_EQ(-ECANCELED, cqe.res)
+					TH_LOG("cancelled SEND: %d", cqe.res);
 				got |= 1;
 			} else if (cqe.user_data == 12) {
 				EXPECT_EQ(0, cqe.res) TH_LOG("ASYNC_CANCEL: %d", cqe.res);
@@ -2265,7 +2267,7 @@ TEST_F(hygiene, uring_send_poll_first_cancel_and_device_gone)
 					"went away", URING_WAIT_MS);
 		if (ret) {
 			EXPECT_EQ(13U, cqe.user_data);
-			EXPECT_EQ(-EOPNOTSUPP, cqe.res) TH_LOG("SEND after the device went: %d",
+			EXPECT_EQ(-EINVAL, cqe.res) TH_LOG("SEND after the device went: %d",
 							       cqe.res);
 		}
 	}

@@ -2132,7 +2132,49 @@ TEST_F(ring, epoll_needs_wakeup_flag)
 	close(ep);
 }
 
-/* A poll() that sleeps is woken by a frame that arrives while it sleeps. */
+/*
+ * Whether task @pid sleeps in poll() or ppoll(): /proc/PID/syscall names the
+ * system call only while the task is blocked in one, and /proc/PID/stat says
+ * the sleep is interruptible ('S'), which is how poll() waits.  Read the
+ * system call again after the state, so both describe one sleep.
+ */
+static bool sleeps_in_poll(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int i, fd, ok = 1;
+	ssize_t n;
+	long nr;
+
+	for (i = 0; i < 3 && ok; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, i == 1 ? "stat" : "syscall");
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return false;
+		buf[n] = 0;
+		if (i == 1) {
+			/* pid (comm) S ...: comm may hold anything, even ')'. */
+			p = strrchr(buf, ')');
+			ok = p && p[1] == ' ' && p[2] == 'S';
+		} else {
+			ok = sscanf(buf, "%ld", &nr) == 1 && (nr == SYS_ppoll
+#ifdef SYS_poll
+							     || nr == SYS_poll
+#endif
+							     );
+		}
+	}
+	return ok;
+}
+
+/*
+ * A poll() that sleeps is woken by a frame that arrives while it sleeps: the
+ * frame is sent only once the test is seen asleep in poll(), so a frame that
+ * was already there when poll() looked cannot make it pass.
+ */
 TEST_F(ring, poll_woken_when_asked)
 {
 	struct vj_filter f = filter_ethertype(ETH_P_VJTEST);
@@ -2141,7 +2183,7 @@ TEST_F(ring, poll_woken_when_asked)
 	__u8 buf[200];
 	__u64 t0;
 	int status;
-	pid_t pid;
+	pid_t pid, parent;
 
 	setup_channel(_metadata, self);
 	ASSERT_EQ(0, vj_filter(self->fd, VJ_ADD_FILTER, &f));
@@ -2150,11 +2192,19 @@ TEST_F(ring, poll_woken_when_asked)
 	ASSERT_EQ(0U, ring_avail(&self->r));
 
 	build_raw(self, buf, sizeof(buf), 5, ETH_P_VJTEST);
+	parent = getpid();
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
+		__u64 end = now_ns() + 8000000000ULL;
+
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		usleep(200 * 1000);
+		/* Send only once the test sleeps in poll(); exit 2 if it never does. */
+		while (!sleeps_in_poll(parent)) {
+			if (now_ns() > end)
+				_exit(2);
+			usleep(1000);
+		}
 		_exit(send(self->pkt, buf, sizeof(buf), 0) == (ssize_t)sizeof(buf) ? 0 : 1);
 	}
 	t0 = now_ns();
@@ -2163,7 +2213,9 @@ TEST_F(ring, poll_woken_when_asked)
 	EXPECT_TRUE(pfd.revents & POLLIN);
 	EXPECT_GT(5000000000ULL, now_ns() - t0) TH_LOG("woken late");
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("sender: status %#x", status);
+	EXPECT_NE(2, WEXITSTATUS(status)) TH_LOG("the test was never seen asleep in poll()");
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("sender: send failed");
 	consume_raw(_metadata, self, 5, sizeof(buf));
 	vj_stats(_metadata, self->fd, &st);
 	EXPECT_EQ(1U, st.rx_wakeups);

@@ -26,7 +26,7 @@ FIXTURE(vj)
 
 FIXTURE_SETUP(vj)
 {
-	self->fd = socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJCHAN_PROTO_DEFAULT);
+	self->fd = socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJ_PROTO_DEFAULT);
 	if (self->fd < 0 && errno == EAFNOSUPPORT)
 		SKIP(return, "PF_VJCHAN not supported (CONFIG_VJCHAN=n)");
 	ASSERT_LE(0, self->fd) TH_LOG("socket: %s", strerror(errno));
@@ -40,7 +40,7 @@ FIXTURE_TEARDOWN(vj)
 
 TEST_F(vj, create_and_close)
 {
-	int fd = socket(PF_VJCHAN, SOCK_RAW, VJCHAN_PROTO_DEFAULT);
+	int fd = socket(PF_VJCHAN, SOCK_RAW, VJ_PROTO_DEFAULT);
 
 	ASSERT_LE(0, fd) TH_LOG("socket: %s", strerror(errno));
 	EXPECT_EQ(0, close(fd));

@@ -197,7 +197,7 @@ static int find_nic(char *name, __u8 *mac)
 
 static int vj_socket(void)
 {
-	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJCHAN_PROTO_DEFAULT);
+	return socket(PF_VJCHAN, SOCK_RAW | SOCK_NONBLOCK, VJ_PROTO_DEFAULT);
 }
 
 static int vj_bind(int fd, __u32 ifindex, __u32 queue)
@@ -388,6 +388,9 @@ static void ring_map(struct __test_metadata *_metadata, int fd, struct ring *r)
 	ASSERT_LE(o->consumer + 4, o->mmap_size);
 	ASSERT_LE(o->flags + 4, o->mmap_size);
 	ASSERT_LE(o->desc + (__u64)o->nr_slots * o->desc_size, o->mmap_size);
+	ASSERT_NE(0U, o->nr_bufs);
+	ASSERT_LE(o->nr_bufs, o->nr_slots);
+	ASSERT_LE(o->buffers + (__u64)o->nr_bufs * o->buf_size, o->mmap_size);
 	r->size = o->mmap_size;
 	r->map = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		      VJ_MMAP_OFFSET_RX_RING);
@@ -470,14 +473,14 @@ static size_t ring_consume(struct __test_metadata *_metadata, struct ring *r, __
 	__u64 rel;
 
 	ASSERT_NE(prod, r->next);
-	ASSERT_GE(o->nr_slots, prod - r->next)
+	ASSERT_GE(o->nr_bufs, prod - r->next)
 		TH_LOG("producer %u is %u ahead of consumer %u", prod, prod - r->next, r->next);
 	memcpy(&d, r->map + o->desc + (size_t)(r->next & (o->nr_slots - 1)) * o->desc_size,
 	       sizeof(d));
 	ASSERT_LE(o->buffers, d.addr) TH_LOG("index %u: addr %#llx before the buffers",
 					     r->next, (unsigned long long)d.addr);
 	rel = d.addr - o->buffers;
-	ASSERT_GT((__u64)o->nr_slots * o->buf_size, rel)
+	ASSERT_GT((__u64)o->nr_bufs * o->buf_size, rel)
 		TH_LOG("index %u: addr %#llx past the buffers", r->next,
 		       (unsigned long long)d.addr);
 	ASSERT_EQ(o->headroom, rel % o->buf_size)
@@ -511,7 +514,7 @@ static size_t ring_consume(struct __test_metadata *_metadata, struct ring *r, __
 				       r->next, b);
 			bad = mark_mismatch(start + tail, tail, o->buf_size - tail);
 			ASSERT_EQ(o->buf_size - tail, bad)
-				TH_LOG("index %u, buffer %u: byte %zu after the frame (len %u) written (%#x)",
+				TH_LOG("index %u, buffer %u: byte %zu past the frame (%u): %#x",
 				       r->next, b, tail + bad, d.len, start[tail + bad]);
 		}
 		/* Ours until released: the marker goes in before the release. */
@@ -811,7 +814,7 @@ TEST_F_TIMEOUT(virtio, zero_copy_receive, ZC_TIMEOUT)
 
 	set_budget(self, ZC_TIMEOUT);
 	self->fd = open_channel(_metadata, self, &self->r);
-	self->r.marked = calloc(self->r.off.nr_slots, sizeof(*self->r.marked));
+	self->r.marked = calloc(self->r.off.nr_bufs, sizeof(*self->r.marked));
 	ASSERT_NE(NULL, self->r.marked);
 	rx.fd = self->fd;
 	for (first = 0; first < TOTAL_CH; first += CHUNK)
@@ -822,8 +825,8 @@ TEST_F_TIMEOUT(virtio, zero_copy_receive, ZC_TIMEOUT)
 	TH_LOG("%u of %u frames arrived in a buffer marked through the mapping",
 	       self->r.frames_marked, c.frames + late);
 	EXPECT_LT(0U, self->r.frames_marked);
-	/* At most one frame per buffer (nr_slots at most) came unmarked. */
-	EXPECT_LE(c.frames + late, self->r.frames_marked + self->r.off.nr_slots);
+	/* At most one frame per buffer (nr_bufs of them) came unmarked. */
+	EXPECT_LE(c.frames + late, self->r.frames_marked + self->r.off.nr_bufs);
 	EXPECT_EQ(0U, c.disorder) TH_LOG("%u frames out of order", c.disorder);
 	EXPECT_EQ(0U, ring_avail(&self->r));
 
@@ -913,7 +916,7 @@ TEST_F_TIMEOUT(virtio, bind_unbind_under_flood, FLOOD_TIMEOUT)
 		if (!ring_wait(_metadata, fd, &r, ROUND_WAIT_MS))
 			bound_empty++;
 		/* What is there now, and no more than a ring's worth. */
-		for (k = 0; k < r.off.nr_slots && ring_avail(&r); k++) {
+		for (k = 0; k < r.off.nr_bufs && ring_avail(&r); k++) {
 			len = ring_consume(_metadata, &r, buf);
 			ASSERT_EQ(0, check_frame(RX_RING, buf, len, PHASE_CH, TOTAL_CH, &seq,
 						 &padded, why, sizeof(why)))

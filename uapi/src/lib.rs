@@ -36,9 +36,9 @@ pub const AF_VJCHAN: u16 = 46;
 pub const PF_VJCHAN: u16 = AF_VJCHAN;
 /// `SOL_VJCHAN`: the socket option level of PF_VJCHAN.
 pub const SOL_VJCHAN: i32 = 288;
-/// `VJCHAN_PROTO_DEFAULT`: the only protocol, the third argument of `socket(2)`:
-/// `socket(PF_VJCHAN, SOCK_RAW, VJCHAN_PROTO_DEFAULT)`.
-pub const VJCHAN_PROTO_DEFAULT: i32 = 0;
+/// `VJ_PROTO_DEFAULT`: the only protocol, the third argument of `socket(2)`:
+/// `socket(PF_VJCHAN, SOCK_RAW, VJ_PROTO_DEFAULT)`.
+pub const VJ_PROTO_DEFAULT: i32 = 0;
 
 /// `struct sockaddr_vj`, the address of `bind(2)`.
 ///
@@ -77,6 +77,8 @@ pub const VJ_FEATURES: i32 = 3;
 pub const VJ_ADD_FILTER: i32 = 4;
 /// `VJ_DEL_FILTER`: set: [`Filter`] (`struct vj_filter`), as added.
 pub const VJ_DEL_FILTER: i32 = 5;
+/// `VJ_RING_SETUP`: set, before `bind(2)`: [`RingSetup`] (`struct vj_ring_setup`).
+pub const VJ_RING_SETUP: i32 = 6;
 
 // VJ_FEATURES bits: what this kernel's channels do.
 
@@ -96,15 +98,72 @@ pub const VJ_FEATURE_NF_INGRESS: u64 = 1 << 4;
 pub const VJ_FEATURE_MEMLOCK: u64 = 1 << 5;
 /// `VJ_FEATURE_STATUS`: [`VJ_FEATURES`] bit: [`RingOffsets::status`] is valid.
 pub const VJ_FEATURE_STATUS: u64 = 1 << 6;
+/// `VJ_FEATURE_RING_SETUP`: [`VJ_FEATURES`] bit: [`VJ_RING_SETUP`], and [`Desc::flags`].
+pub const VJ_FEATURE_RING_SETUP: u64 = 1 << 7;
 
 /// `VJ_MMAP_OFFSET_RX_RING`: `mmap(2)` offset of the receive ring.
 pub const VJ_MMAP_OFFSET_RX_RING: u64 = 0;
 
+/// `struct vj_ring_setup`, the value of [`VJ_RING_SETUP`]: the geometry of the ring, chosen
+/// before `bind(2)` (`EBUSY` after it); without it bind uses the defaults.
+///
+/// A field left 0 takes its default or is derived from the others:
+///
+/// - `buf_size`: bytes per buffer, headroom included; a power of two from
+///   [`VJ_RING_BUF_SIZE_MIN`] to the page size (default 2048).  A frame holds
+///   `buf_size - headroom` bytes ([`RingOffsets::frame_max`]); bind refuses with `EMSGSIZE`
+///   when that is less than the device's MTU plus an Ethernet header and a VLAN tag.
+/// - `nr_slots`: descriptors in the ring; a power of two from [`VJ_RING_SLOTS_MIN`] to
+///   [`VJ_RING_SLOTS_MAX`].  0: the smallest that describes every buffer that fits in `size`.
+/// - `size`: bytes to map, a multiple of the page size, at most [`VJ_RING_SIZE_MAX`].  0:
+///   [`VJ_RING_SIZE_DEFAULT`] (256 pages of 4 KiB) if `nr_slots` is 0, else what `nr_slots`
+///   buffers need.
+///
+/// Every page of the ring is used: the first pages hold the ring's words and descriptors,
+/// the rest buffers, `nr_bufs` (`<= nr_slots`) of them.  A size whose buffers would outnumber
+/// `nr_slots`, or that holds fewer than [`VJ_RING_SLOTS_MIN`] buffers, is refused with
+/// `EINVAL`.  The ring is charged to `RLIMIT_MEMLOCK` at bind.  `optlen` must be
+/// `size_of::<RingSetup>()`; reserved fields and unknown flags must be 0.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+pub struct RingSetup {
+    /// Bytes to map; 0: derived.
+    pub size: u64,
+    /// Descriptors; 0: derived.
+    pub nr_slots: u32,
+    /// Bytes per buffer; 0: 2048.
+    pub buf_size: u32,
+    /// `VJ_RING_SETUP_F_*`.
+    pub flags: u32,
+    /// Reserved.
+    pub reserved0: u32,
+    /// Reserved.
+    pub reserved: [u64; 2],
+}
+
+/// `VJ_RING_SETUP_F_TSTAMP`: [`RingSetup::flags`] bit: stamp each frame ([`VJ_DESC_F_TSTAMP`]).
+pub const VJ_RING_SETUP_F_TSTAMP: u32 = 1 << 0;
+/// `VJ_RING_SIZE_DEFAULT`: the default size of a ring, 1 MiB.
+pub const VJ_RING_SIZE_DEFAULT: u64 = 1 << 20;
+/// `VJ_RING_SIZE_MAX`: the largest ring, 1 GiB.
+pub const VJ_RING_SIZE_MAX: u64 = 1 << 30;
+/// `VJ_RING_SLOTS_MIN`: the fewest slots (and buffers) a ring has.
+pub const VJ_RING_SLOTS_MIN: u32 = 16;
+/// `VJ_RING_SLOTS_MAX`: the most slots a ring has.
+pub const VJ_RING_SLOTS_MAX: u32 = 32768;
+/// `VJ_RING_BUF_SIZE_MIN`: the smallest buffer.
+pub const VJ_RING_BUF_SIZE_MIN: u32 = 1024;
+
 /// `struct vj_ring_offsets`, the value of [`VJ_RING_OFFSETS`].
 ///
-/// Where the parts of the ring are, as byte offsets from the start of the mapping.  The
-/// producer index and the status word are written by the kernel only; the consumer index and
-/// the flags word by user space only; each sits on a cache line of its own.
+/// Where the parts of the ring are, as byte offsets from the start of the mapping, for the
+/// geometry bind uses (before bind: the one it would use).  The producer index and the status
+/// word are written by the kernel only, at the start; the consumer index and the flags word by
+/// user space only, after the descriptors; each sits on a cache line of its own.  Grows at the
+/// end: the kernel copies `min(optlen, its own size)` bytes and returns that length; `optlen`
+/// must cover at least [`VJ_RING_OFFSETS_SIZE_VER0`].
 #[repr(C)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -120,7 +179,7 @@ pub struct RingOffsets {
     pub flags: u64,
     /// Descriptors: `nr_slots` descriptors of `desc_size` bytes ([`Desc`]).
     pub desc: u64,
-    /// Buffer area: `nr_slots` buffers of `buf_size` bytes.
+    /// Buffer area: `nr_bufs` buffers of `buf_size` bytes.
     pub buffers: u64,
     /// A power of two; slot of index `i`: `i & (nr_slots - 1)`.
     pub nr_slots: u32,
@@ -133,9 +192,17 @@ pub struct RingOffsets {
     /// Status word: `__u32`, kernel-written, `VJ_RING_STATUS_*` bits (with
     /// [`VJ_FEATURE_STATUS`]; else 0).
     pub status: u64,
+    /// Buffers, `<= nr_slots`: at most this many slots are in use.
+    pub nr_bufs: u32,
+    /// The longest frame: `buf_size - headroom`.
+    pub frame_max: u32,
     /// Reserved.
-    pub reserved: [u64; 3],
+    pub reserved: [u64; 2],
 }
+
+/// `VJ_RING_OFFSETS_SIZE_VER0`: the size of the first version of [`RingOffsets`], the least
+/// `optlen` [`VJ_RING_OFFSETS`] accepts.
+pub const VJ_RING_OFFSETS_SIZE_VER0: usize = 96;
 
 /// `VJ_RING_NEED_WAKEUP`: bit of the flags word: wake me when the producer moves.
 pub const VJ_RING_NEED_WAKEUP: u32 = 1 << 0;
@@ -148,7 +215,12 @@ pub const VJ_RING_STATUS_DEV_GONE: u32 = 1 << 0;
 /// holds no buffer: after releasing slots, call `poll()` so that it refills.
 pub const VJ_RING_STATUS_NEED_KICK: u32 = 1 << 1;
 
-/// `struct vj_desc`: one slot of the ring: where the frame of that slot is.
+/// `struct vj_desc`: one slot of the ring: where the frame of that slot is, and what the
+/// kernel knows of it.
+///
+/// A field whose `VJ_DESC_F_*` bit is clear is 0 and means nothing; unknown flag bits are
+/// ignored.  Frames are complete as on the wire: VLAN tags are in the frame, checksums filled
+/// in (a frame the sender asked the kernel to checksum is checksummed before it is published).
 #[repr(C)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, FromBytes, IntoBytes, Immutable, KnownLayout,
@@ -158,15 +230,27 @@ pub struct Desc {
     pub addr: u64,
     /// Frame length, Ethernet header included.
     pub len: u32,
-    /// None defined yet.
+    /// `VJ_DESC_F_*`.
     pub flags: u32,
-    /// 0 if the device gave none.
+    /// With [`VJ_DESC_F_RXHASH`].
     pub rxhash: u32,
     /// Reserved.
     pub reserved: u32,
-    /// Receive time, ns (`CLOCK_MONOTONIC`); 0 if none.
+    /// With [`VJ_DESC_F_TSTAMP`].
     pub tstamp: u64,
 }
+
+/// `VJ_DESC_F_CSUM_OK`: [`Desc::flags`] bit: the frame's outermost TCP/UDP checksum is known
+/// to be correct (the device verified it, or the kernel computed it); the receiver may skip
+/// checking it.  Without it, check it if you rely on it.
+pub const VJ_DESC_F_CSUM_OK: u32 = 1 << 0;
+/// `VJ_DESC_F_RXHASH`: [`Desc::flags`] bit: `rxhash` is a hash the device or the kernel tied to
+/// the frame's flow (on veth the sending socket's, which may change during a connection): to
+/// spread flows, not to identify them.
+pub const VJ_DESC_F_RXHASH: u32 = 1 << 1;
+/// `VJ_DESC_F_TSTAMP`: [`Desc::flags`] bit: `tstamp` is the time the kernel took the frame, in
+/// ns of `CLOCK_MONOTONIC` (with [`VJ_RING_SETUP_F_TSTAMP`]).
+pub const VJ_DESC_F_TSTAMP: u32 = 1 << 2;
 
 /// `struct vj_statistics`, the value of [`VJ_STATISTICS`].
 ///
@@ -260,7 +344,8 @@ pub struct Filter {
 // The sizes the C compiler gives these structs on every Linux ABI (checked field by field
 // against the header in tests/c_header.rs).
 const _: () = assert!(size_of::<SockaddrVj>() == 16);
-const _: () = assert!(size_of::<RingOffsets>() == 96);
+const _: () = assert!(size_of::<RingOffsets>() == VJ_RING_OFFSETS_SIZE_VER0);
+const _: () = assert!(size_of::<RingSetup>() == 40);
 const _: () = assert!(size_of::<Desc>() == 32);
 const _: () = assert!(size_of::<Statistics>() == VJ_STATISTICS_SIZE_VER1);
 const _: () = assert!(size_of::<Filter>() == 48);

@@ -37,12 +37,13 @@ fn rust_consts() -> Vec<Const> {
         AF_VJCHAN,
         PF_VJCHAN,
         SOL_VJCHAN,
-        VJCHAN_PROTO_DEFAULT,
+        VJ_PROTO_DEFAULT,
         VJ_RING_OFFSETS,
         VJ_STATISTICS,
         VJ_FEATURES,
         VJ_ADD_FILTER,
         VJ_DEL_FILTER,
+        VJ_RING_SETUP,
         VJ_FEATURE_RX_RING,
         VJ_FEATURE_NEED_WAKEUP,
         VJ_FEATURE_FILTER_ETHERTYPE,
@@ -50,6 +51,17 @@ fn rust_consts() -> Vec<Const> {
         VJ_FEATURE_NF_INGRESS,
         VJ_FEATURE_MEMLOCK,
         VJ_FEATURE_STATUS,
+        VJ_FEATURE_RING_SETUP,
+        VJ_RING_SETUP_F_TSTAMP,
+        VJ_RING_SIZE_DEFAULT,
+        VJ_RING_SIZE_MAX,
+        VJ_RING_SLOTS_MIN,
+        VJ_RING_SLOTS_MAX,
+        VJ_RING_BUF_SIZE_MIN,
+        VJ_RING_OFFSETS_SIZE_VER0,
+        VJ_DESC_F_CSUM_OK,
+        VJ_DESC_F_RXHASH,
+        VJ_DESC_F_TSTAMP,
         VJ_MMAP_OFFSET_RX_RING,
         VJ_RING_NEED_WAKEUP,
         VJ_RING_STATUS_DEV_GONE,
@@ -102,9 +114,13 @@ fn rust_layouts() -> Vec<(&'static str, Layout)> {
         uapi::SockaddrVj => "sockaddr_vj" {
             svj_family, svj_flags, svj_ifindex, svj_queue_id, svj_reserved,
         }
+        uapi::RingSetup => "vj_ring_setup" {
+            size, nr_slots, buf_size, flags, reserved0, reserved,
+        }
         uapi::RingOffsets => "vj_ring_offsets" {
             mmap_size, producer, consumer, flags, desc, buffers,
-            nr_slots, desc_size, buf_size, headroom, status, reserved,
+            nr_slots, desc_size, buf_size, headroom, status, nr_bufs, frame_max,
+            reserved,
         }
         uapi::Desc => "vj_desc" {
             addr, len, flags, rxhash, reserved, tstamp,

@@ -11,3 +11,6 @@ pub mod ring;
 
 #[path = "../../net/vjchan/filter.rs"]
 pub mod filter;
+
+#[path = "../../net/vjchan/geometry.rs"]
+pub mod geometry;

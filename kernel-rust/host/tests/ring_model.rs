@@ -1,11 +1,33 @@
 //! Model-based tests of `ring.rs`: random sequences of driver and user-space actions, hostile
-//! consumer indexes included, checked step by step against a plain queue.
+//! consumer indexes included, checked step by step against a plain queue, for rings of several
+//! geometries (slots a power of two, as many buffers or fewer).
 
 use proptest::prelude::*;
 use std::collections::VecDeque;
 use vjchan_kernel_logic::ring::{BufId, BufState, ConsumerIndex, NotPosted, RxRing};
 
-const N: usize = 16;
+/// The largest ring the model tests use.
+const N: usize = 32;
+
+type Ring = RxRing<Vec<u16>>;
+
+fn ring(start: u32, nslots: usize, nbufs: usize) -> Ring {
+    RxRing::new(
+        start,
+        nslots,
+        nbufs,
+        vec![0xdead; Ring::storage_len(nslots, nbufs)],
+    )
+    .unwrap()
+}
+
+/// A geometry: slots a power of two up to `N`, buffers up to the slots.
+fn geometry() -> impl Strategy<Value = (usize, usize)> {
+    (0u32..6).prop_flat_map(|k| {
+        let nslots = 1usize << k;
+        (Just(nslots), 0..=nslots)
+    })
+}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -46,7 +68,8 @@ struct Model {
     cons: u32,
 }
 
-fn check(ring: &RxRing<N>, m: &Model) {
+fn check(ring: &Ring, m: &Model) {
+    let nb = ring.nr_bufs();
     assert_eq!(ring.free_buffers() as usize, m.free.len());
     assert_eq!(ring.posted() as usize, m.posted.len());
     assert_eq!(ring.published() as usize, m.published.len());
@@ -55,8 +78,8 @@ fn check(ring: &RxRing<N>, m: &Model) {
         ring.producer(),
         m.cons.wrapping_add(m.published.len() as u32)
     );
-    assert_eq!(m.free.len() + m.posted.len() + m.published.len(), N);
-    for b in 0..N as BufId {
+    assert_eq!(m.free.len() + m.posted.len() + m.published.len(), nb);
+    for b in 0..nb as BufId {
         let want = if m.free.contains(&b) {
             BufState::Free
         } else if m.posted.contains(&b) {
@@ -67,13 +90,14 @@ fn check(ring: &RxRing<N>, m: &Model) {
         };
         assert_eq!(ring.state(b), Some(want), "buffer {b}");
     }
-    assert_eq!(ring.state(N as BufId), None);
+    assert_eq!(ring.state(nb as BufId), None);
+    assert_eq!(ring.state(BufId::MAX), None);
 }
 
-fn run(start: u32, ops: Vec<Op>) {
-    let mut ring = RxRing::<N>::new(start);
+fn run(start: u32, (nslots, nbufs): (usize, usize), ops: Vec<Op>) {
+    let mut ring = ring(start, nslots, nbufs);
     let mut m = Model {
-        free: (0..N as BufId).collect(),
+        free: (0..nbufs as BufId).collect(),
         posted: Vec::new(),
         published: VecDeque::new(),
         cons: start,
@@ -100,7 +124,7 @@ fn run(start: u32, ops: Vec<Op>) {
             }
             Op::Publish(k) => {
                 let b = m.posted.remove(k % m.posted.len());
-                let want_slot = RxRing::<N>::slot(ring.producer());
+                let want_slot = ring.slot(ring.producer());
                 assert_eq!(
                     slots[want_slot], None,
                     "slot {want_slot} is overwritten unreleased"
@@ -124,7 +148,7 @@ fn run(start: u32, ops: Vec<Op>) {
                 }
                 for _ in 0..k {
                     let b = m.published.pop_front().unwrap();
-                    let s = RxRing::<N>::slot(m.cons);
+                    let s = ring.slot(m.cons);
                     assert_eq!(slots[s], Some(b), "slot {s} held another buffer");
                     slots[s] = None;
                     m.cons = m.cons.wrapping_add(1);
@@ -148,7 +172,7 @@ fn run(start: u32, ops: Vec<Op>) {
 }
 
 /// Any value: accepted only if it lies within what was published, else ignored.
-fn hostile(ring: &mut RxRing<N>, m: &mut Model, slots: &mut [Option<BufId>; N], v: u32) {
+fn hostile(ring: &mut Ring, m: &mut Model, slots: &mut [Option<BufId>; N], v: u32) {
     let advance = v.wrapping_sub(m.cons);
     let r = ring.observe_consumer(v);
     if advance == 0 {
@@ -157,7 +181,7 @@ fn hostile(ring: &mut RxRing<N>, m: &mut Model, slots: &mut [Option<BufId>; N], 
         assert_eq!(r, ConsumerIndex::Released(advance));
         for _ in 0..advance {
             let b = m.published.pop_front().unwrap();
-            slots[RxRing::<N>::slot(m.cons)] = None;
+            slots[ring.slot(m.cons)] = None;
             m.cons = m.cons.wrapping_add(1);
             m.free.push(b);
         }
@@ -170,22 +194,27 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     #[test]
-    fn ring_matches_the_model(start in any::<u32>(), ops in prop::collection::vec(op(), 0..400)) {
-        run(start, ops);
+    fn ring_matches_the_model(
+        start in any::<u32>(),
+        geom in geometry(),
+        ops in prop::collection::vec(op(), 0..400),
+    ) {
+        run(start, geom, ops);
     }
 
     #[test]
     fn ring_matches_the_model_across_u32_wrap(
         back in 0u32..(4 * N as u32),
+        geom in geometry(),
         ops in prop::collection::vec(op(), 0..400),
     ) {
-        run(u32::MAX - back, ops);
+        run(u32::MAX - back, geom, ops);
     }
 }
 
 #[test]
 fn a_full_ring_hands_out_no_buffer_and_overwrites_nothing() {
-    let mut ring = RxRing::<N>::new(u32::MAX - 3);
+    let mut ring = ring(u32::MAX - 3, N, N);
     for _ in 0..N {
         let b = ring.get_buffer().unwrap();
         ring.publish(b).unwrap();
@@ -193,18 +222,44 @@ fn a_full_ring_hands_out_no_buffer_and_overwrites_nothing() {
     assert_eq!(ring.published(), N as u32);
     assert_eq!(ring.get_buffer(), None);
     // Releasing one slot frees exactly one buffer, the one published first.
-    let first = RxRing::<N>::slot(ring.consumer());
+    let first = ring.slot(ring.consumer());
     assert_eq!(
         ring.observe_consumer(ring.consumer().wrapping_add(1)),
         ConsumerIndex::Released(1)
     );
     assert_eq!(ring.get_buffer(), Some(0));
-    assert_eq!(first, RxRing::<N>::slot(u32::MAX - 3));
+    assert_eq!(first, ring.slot(u32::MAX - 3));
+}
+
+#[test]
+fn fewer_buffers_than_slots_fill_before_the_slots_do() {
+    let mut ring = ring(7, 16, 5);
+    for _ in 0..5 {
+        let b = ring.get_buffer().unwrap();
+        ring.publish(b).unwrap();
+    }
+    assert_eq!(ring.get_buffer(), None);
+    assert_eq!(ring.published(), 5);
+    // A consumer index past the five published slots (but within the sixteen) is hostile.
+    assert_eq!(ring.observe_consumer(7 + 6), ConsumerIndex::Invalid);
+    assert_eq!(ring.observe_consumer(7 + 5), ConsumerIndex::Released(5));
+    assert_eq!(ring.free_buffers(), 5);
+}
+
+#[test]
+fn bad_geometries_are_refused() {
+    let mk = |ns, nb, len| RxRing::new(0, ns, nb, vec![0u16; len]).err();
+    assert_eq!(mk(16, 16, 48), None);
+    assert!(mk(12, 4, 20).is_some(), "slots not a power of two");
+    assert!(mk(16, 17, 50).is_some(), "more buffers than slots");
+    assert!(mk(16, 16, 47).is_some(), "storage too short");
+    assert!(mk(16, 16, 49).is_some(), "storage too long");
+    assert!(mk(1 << 17, 0, 1 << 17).is_some(), "too many slots");
 }
 
 #[test]
 fn hostile_indexes_are_ignored() {
-    let mut ring = RxRing::<N>::new(100);
+    let mut ring = ring(100, N, N);
     for _ in 0..3 {
         let b = ring.get_buffer().unwrap();
         ring.publish(b).unwrap();

@@ -59,6 +59,25 @@ struct vj_buf {
 	u32 id;
 };
 
+/**
+ * struct vj_rx_meta - what a driver knows of a frame it hands to a channel
+ * @flags: VJ_RX_META_* bits
+ * @rxhash: with VJ_RX_META_RXHASH, the flow hash
+ *
+ * The channel passes it on to user space in the frame's descriptor.
+ */
+struct vj_rx_meta {
+	u32 flags;
+	u32 rxhash;
+};
+
+/* The frame's TCP/UDP checksum is known good: verified by the device
+ * (CHECKSUM_UNNECESSARY) or computed by the kernel.
+ */
+#define VJ_RX_META_CSUM_OK	BIT(0)
+/* @rxhash holds the flow hash. */
+#define VJ_RX_META_RXHASH	BIT(1)
+
 /* What vj_netif_rx() and vj_rx_skb() did with a frame. */
 enum vj_rx_result {
 	VJ_RX_RING,	/* published to the channel's ring, no copy */
@@ -87,6 +106,7 @@ struct vj_channel_ops {
 	enum vj_rx_result (*netif_rx)(struct vj_channel *ch,
 				      const struct vj_buf *buf,
 				      unsigned int len,
+				      const struct vj_rx_meta *meta,
 				      struct net_device *dev);
 	void (*put_buffer)(struct vj_channel *ch, const struct vj_buf *buf);
 	/* Whether the frame whose first @len bytes (kernel memory, at most
@@ -100,7 +120,8 @@ struct vj_channel_ops {
 	 */
 	enum vj_rx_result (*deliver)(struct vj_channel *ch,
 				     const struct vj_buf *buf,
-				     unsigned int len);
+				     unsigned int len,
+				     const struct vj_rx_meta *meta);
 	void (*count_drop)(struct vj_channel *ch, enum vj_rx_drop why);
 };
 
@@ -129,8 +150,10 @@ struct vj_driver_ops {
 /**
  * struct vj_channel - what a driver sees of a channel
  * @ops: its operations
- * @frame_max: the longest frame a buffer of the channel holds; a driver
- *	refuses to bind a channel whose buffers cannot hold its MTU
+ * @frame_max: the longest frame a buffer of the channel holds (its ring's
+ *	geometry, chosen by user space); set before the driver's setup is
+ *	called.  A driver refuses to bind a channel whose buffers cannot hold
+ *	its MTU; the channel checks the MTU too, before it binds.
  *
  * A channel stays valid for the driver until the end of the RCU read-side
  * critical section in which vj_rx_channel() returned it.
@@ -215,6 +238,7 @@ static inline int vj_get_buffer(struct vj_channel *ch, struct vj_buf *buf)
  * @ch: the channel
  * @buf: a buffer from vj_get_buffer() on @ch
  * @len: the length of the frame in it, from its Ethernet header on
+ * @meta: what the device said of the frame (checksum, hash), or NULL
  * @dev: the device that received it
  *
  * The channel owns @buf again whatever the result.
@@ -224,9 +248,10 @@ static inline int vj_get_buffer(struct vj_channel *ch, struct vj_buf *buf)
 static inline enum vj_rx_result vj_netif_rx(struct vj_channel *ch,
 					    const struct vj_buf *buf,
 					    unsigned int len,
+					    const struct vj_rx_meta *meta,
 					    struct net_device *dev)
 {
-	return ch->ops->netif_rx(ch, buf, len, dev);
+	return ch->ops->netif_rx(ch, buf, len, meta, dev);
 }
 
 /**
@@ -248,7 +273,9 @@ static inline void vj_put_buffer(struct vj_channel *ch,
 
 /* Binds @ch to queue @qid of @dev: -EINVAL if there is no such queue,
  * -EOPNOTSUPP if its driver does not support channels, -EBUSY if a channel
- * is bound to it already, or the driver's error.
+ * is bound to it already, -EMSGSIZE if a frame of the device's MTU (with an
+ * Ethernet header and a VLAN tag) does not fit the channel's buffers
+ * (@ch->frame_max), or the driver's error.
  */
 static inline int vj_rx_channel_attach(struct net_device *dev,
 				       unsigned int qid, struct vj_channel *ch)
@@ -264,6 +291,8 @@ static inline int vj_rx_channel_attach(struct net_device *dev,
 		return -EOPNOTSUPP;
 	if (rtnl_dereference(rxq->vj_chan))
 		return -EBUSY;
+	if (dev->mtu + ETH_HLEN + VLAN_HLEN > ch->frame_max)
+		return -EMSGSIZE;
 	err = rxq->vj_ops->setup(dev, qid, ch);
 	if (err)
 		return err;
@@ -454,6 +483,7 @@ static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
 						struct net_device *dev)
 {
 	enum vj_rx_drop why = VJ_RX_DROP_NOMEM;
+	struct vj_rx_meta meta = {};
 	enum vj_rx_result ret;
 	struct vj_buf buf;
 	unsigned int len;
@@ -467,6 +497,13 @@ static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
 					       VJ_RX_DROP_LENGTH;
 			goto drop;
 		}
+		meta.flags |= VJ_RX_META_CSUM_OK;
+	} else if (skb->ip_summed == CHECKSUM_UNNECESSARY) {
+		meta.flags |= VJ_RX_META_CSUM_OK;
+	}
+	if (skb->l4_hash) {
+		meta.flags |= VJ_RX_META_RXHASH;
+		meta.rxhash = skb->hash;
 	}
 	if (vj_rx_nf_ingress_active(dev)) {
 		/* The hooks see the frame as the stack's receive path would:
@@ -506,7 +543,7 @@ static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
 		kunmap_local(va);
 	}
 	/* A length of 0 gives the buffer back, counted as a bad length. */
-	ret = ch->ops->deliver(ch, &buf, len);
+	ret = ch->ops->deliver(ch, &buf, len, &meta);
 	if (ret == VJ_RX_RING)
 		consume_skb(skb);
 	else
@@ -595,6 +632,7 @@ static inline int vj_get_buffer(struct vj_channel *ch, struct vj_buf *buf)
 static inline enum vj_rx_result vj_netif_rx(struct vj_channel *ch,
 					    const struct vj_buf *buf,
 					    unsigned int len,
+					    const struct vj_rx_meta *meta,
 					    struct net_device *dev)
 {
 	return VJ_RX_DROP;

@@ -2,8 +2,9 @@
 
 //! PF_VJCHAN: Van Jacobson network channels.
 //!
-//! A PF_VJCHAN socket owns a network channel: a receive ring of [`NR_PAGES`] pages that the
-//! process maps with `mmap(2)` and that drivers fill directly. `bind(2)` attaches the channel to
+//! A PF_VJCHAN socket owns a network channel: a receive ring of pages (256 of 4 KiB by default,
+//! a geometry user space may choose before `bind(2)`) that the process maps with `mmap(2)` and
+//! that drivers fill directly. `bind(2)` attaches the channel to
 //! one receive queue of a device; flow filters (`setsockopt(2)`) say which frames belong to it.
 //! A driver takes buffers from the channel before frames arrive (`vj_get_buffer()`) and hands
 //! them back filled (`vj_netif_rx()`): a frame that matches a filter is published to the ring
@@ -11,16 +12,10 @@
 //!
 //! # The ring and its barriers
 //!
-//! The layout (offsets exported by `VJ_RING_OFFSETS`, not ABI):
-//!
-//! ```text
-//!   0                 producer (u32)        written by the kernel only
-//!   64                status (u32)          written by the kernel only
-//!   PAGE_SIZE         NR_SLOTS descriptors  written by the kernel only
-//!   4 * PAGE_SIZE     NR_SLOTS buffers      frames written by drivers
-//!   size - 128        consumer (u32)        written by user space only
-//!   size - 64         flags (u32)           written by user space only
-//! ```
+//! The layout is computed by [`geometry`] (offsets exported by `VJ_RING_OFFSETS`, not ABI):
+//! the producer index and the status word (kernel-written) at the start, then the descriptors,
+//! the consumer index and the flags word (user-written), each word on a cache line of its own,
+//! and the buffers in the pages after them.
 //!
 //! The one barrier diagram of the ring (`Documentation/networking/vjchan.rst`):
 //!
@@ -54,6 +49,8 @@
 #[allow(dead_code, unreachable_pub)]
 mod filter;
 #[allow(dead_code, unreachable_pub)]
+mod geometry;
+#[allow(dead_code, unreachable_pub)]
 mod ring;
 
 use filter::{
@@ -61,6 +58,10 @@ use filter::{
     Headers,
     HEADER_COPY,
     UAPI_FILTER_SIZE, //
+};
+use geometry::{
+    Geometry,
+    Request, //
 };
 use kernel::{
     mm::shared::SharedPages,
@@ -70,6 +71,7 @@ use kernel::{
             RxBuf,
             RxChannel,
             RxDrop,
+            RxMeta,
             RxResult, //
         },
         device::{
@@ -128,50 +130,28 @@ module! {
     alias: ["net-pf-46"],
 }
 
-/// Pages in a channel's ring.
-const NR_PAGES: usize = 256;
-/// Slots (and buffers) in a ring.
-const NR_SLOTS: usize = 256;
-/// The size of the mapping.
-const MMAP_SIZE: usize = NR_PAGES * PAGE_SIZE;
-/// Where the producer index is.
-const PRODUCER_OFF: usize = 0;
-/// Where the status word is: kernel-written, its own cache line.
-const STATUS_OFF: usize = 64;
-/// Where the descriptors are.
-const DESC_OFF: usize = PAGE_SIZE;
+/// `AF_VJCHAN` (`include/linux/socket.h`; `include/uapi/linux/vjchan.h` gives it to user space).
+const AF_VJCHAN: u16 = uapi::AF_VJCHAN as u16;
+/// `SOL_VJCHAN`, likewise.
+const SOL_VJCHAN: i32 = uapi::SOL_VJCHAN as i32;
 /// The size of a descriptor (`struct vj_desc`).
-const DESC_SIZE: usize = 32;
-/// Where the buffers are.
-const BUF_OFF: usize = 4 * PAGE_SIZE;
-/// The size of a buffer.
-const BUF_SIZE: usize = 2048;
-/// Bytes before the frame in each buffer.
-const HEADROOM: usize = 256;
-/// The longest frame a buffer holds.
-const FRAME_MAX: usize = BUF_SIZE - HEADROOM;
-/// Where the consumer index is: its own cache line, at the end.
-const CONSUMER_OFF: usize = MMAP_SIZE - 128;
-/// Where the flags word is: its own cache line, at the end.
-const FLAGS_OFF: usize = MMAP_SIZE - 64;
+const DESC_SIZE: usize = geometry::DESC_SIZE;
 /// `VJ_RING_NEED_WAKEUP`.
 const NEED_WAKEUP: u32 = uapi::VJ_RING_NEED_WAKEUP;
 /// At most this many filters per channel.
 const MAX_FILTERS: usize = uapi::VJ_MAX_FILTERS as usize;
 
 const _: () = {
-    assert!(STATUS_OFF >= PRODUCER_OFF + 64);
-    assert!(DESC_OFF >= STATUS_OFF + 64);
-    assert!(DESC_OFF + NR_SLOTS * DESC_SIZE <= BUF_OFF);
-    assert!(BUF_OFF + NR_SLOTS * BUF_SIZE <= CONSUMER_OFF);
-    assert!(CONSUMER_OFF + 64 <= FLAGS_OFF && FLAGS_OFF + 64 <= MMAP_SIZE);
-    // A buffer never spans two pages.
-    assert!(PAGE_SIZE % BUF_SIZE == 0 && BUF_OFF % BUF_SIZE == 0);
-    assert!(FRAME_MAX >= 1514 + 4);
-    assert!(HEADER_COPY <= FRAME_MAX);
+    assert!(geometry::PRODUCER_OFF == 0 && geometry::STATUS_OFF == 64);
+    assert!(geometry::HEADROOM + HEADER_COPY <= geometry::BUF_SIZE_MIN);
     // Drivers hand `matches` at most this many header bytes.
     assert!(HEADER_COPY == channel::RX_HDR_MAX);
-    assert!(NR_SLOTS <= 1 << 16);
+    assert!(geometry::SLOTS_MAX <= 1 << 16);
+    assert!(geometry::SIZE_DEFAULT as u64 == uapi::VJ_RING_SIZE_DEFAULT as u64);
+    assert!(geometry::SIZE_MAX as u64 == uapi::VJ_RING_SIZE_MAX as u64);
+    assert!(geometry::SLOTS_MIN == uapi::VJ_RING_SLOTS_MIN as usize);
+    assert!(geometry::SLOTS_MAX == uapi::VJ_RING_SLOTS_MAX as usize);
+    assert!(geometry::BUF_SIZE_MIN == uapi::VJ_RING_BUF_SIZE_MIN as usize);
 };
 
 /// `struct sockaddr_vj`.
@@ -200,7 +180,21 @@ struct RingOffsets {
     buf_size: u32,
     headroom: u32,
     status: u64,
-    reserved: [u64; 3],
+    nr_bufs: u32,
+    frame_max: u32,
+    reserved: [u64; 2],
+}
+
+/// `struct vj_ring_setup`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RingSetup {
+    size: u64,
+    nr_slots: u32,
+    buf_size: u32,
+    flags: u32,
+    reserved0: u32,
+    reserved: [u64; 2],
 }
 
 /// `struct vj_statistics`.
@@ -232,6 +226,8 @@ impl Stats {
 
 // SAFETY: Integers only, so any bytes are a valid value.
 unsafe impl FromBytes for SockAddrVj {}
+// SAFETY: Integers only, so any bytes are a valid value.
+unsafe impl FromBytes for RingSetup {}
 // SAFETY: Integers only, no padding (the sizes are checked below).
 unsafe impl AsBytes for RingOffsets {}
 // SAFETY: Integers only, no padding (the sizes are checked below).
@@ -240,7 +236,8 @@ unsafe impl AsBytes for Stats {}
 const _: () = {
     assert!(size_of::<SockAddrVj>() == size_of::<uapi::sockaddr_vj>());
     assert!(size_of::<RingOffsets>() == size_of::<uapi::vj_ring_offsets>());
-    assert!(size_of::<RingOffsets>() == 96);
+    assert!(size_of::<RingOffsets>() == uapi::VJ_RING_OFFSETS_SIZE_VER0 as usize);
+    assert!(size_of::<RingSetup>() == size_of::<uapi::vj_ring_setup>());
     assert!(size_of::<Stats>() == size_of::<uapi::vj_statistics>());
     assert!(size_of::<Stats>() == uapi::VJ_STATISTICS_SIZE_VER1 as usize);
     assert!(size_of::<Stats>() >= uapi::VJ_STATISTICS_SIZE_VER0 as usize);
@@ -248,21 +245,39 @@ const _: () = {
     assert!(size_of::<uapi::vj_filter>() == UAPI_FILTER_SIZE);
 };
 
-/// The offsets this kernel's rings have.
-const OFFSETS: RingOffsets = RingOffsets {
-    mmap_size: MMAP_SIZE as u64,
-    producer: PRODUCER_OFF as u64,
-    consumer: CONSUMER_OFF as u64,
-    flags: FLAGS_OFF as u64,
-    desc: DESC_OFF as u64,
-    buffers: BUF_OFF as u64,
-    nr_slots: NR_SLOTS as u32,
-    desc_size: DESC_SIZE as u32,
-    buf_size: BUF_SIZE as u32,
-    headroom: HEADROOM as u32,
-    status: STATUS_OFF as u64,
-    reserved: [0; 3],
-};
+/// The offsets of a ring of geometry `g`.
+fn offsets(g: &Geometry) -> RingOffsets {
+    RingOffsets {
+        mmap_size: g.size() as u64,
+        producer: geometry::PRODUCER_OFF as u64,
+        consumer: g.consumer_off() as u64,
+        flags: g.flags_off() as u64,
+        desc: geometry::DESC_OFF as u64,
+        buffers: g.buffers_off() as u64,
+        nr_slots: g.nr_slots() as u32,
+        desc_size: DESC_SIZE as u32,
+        buf_size: g.buf_size() as u32,
+        headroom: geometry::HEADROOM as u32,
+        status: geometry::STATUS_OFF as u64,
+        nr_bufs: g.nr_bufs() as u32,
+        frame_max: g.frame_max() as u32,
+        reserved: [0; 2],
+    }
+}
+
+/// Checks a `VJ_RING_SETUP` value; returns the geometry and whether frames are stamped.
+fn check_setup(r: &RingSetup) -> Result<(Geometry, bool)> {
+    if r.reserved0 != 0 || r.reserved != [0; 2] || r.flags & !uapi::VJ_RING_SETUP_F_TSTAMP != 0 {
+        return Err(EINVAL);
+    }
+    let req = Request {
+        size: r.size,
+        nr_slots: r.nr_slots,
+        buf_size: r.buf_size,
+    };
+    let g = Geometry::new(PAGE_SIZE, req).map_err(|_| EINVAL)?;
+    Ok((g, r.flags & uapi::VJ_RING_SETUP_F_TSTAMP != 0))
+}
 
 /// What this kernel's channels do (`VJ_FEATURES`).
 const FEATURES: u64 = uapi::VJ_FEATURE_RX_RING as u64
@@ -271,12 +286,8 @@ const FEATURES: u64 = uapi::VJ_FEATURE_RX_RING as u64
     | uapi::VJ_FEATURE_FILTER_IP as u64
     | uapi::VJ_FEATURE_NF_INGRESS as u64
     | uapi::VJ_FEATURE_MEMLOCK as u64
-    | uapi::VJ_FEATURE_STATUS as u64;
-
-/// Where the frame of buffer `id` starts in the mapping.
-fn frame_offset(id: BufId) -> usize {
-    BUF_OFF + usize::from(id) * BUF_SIZE + HEADROOM
-}
+    | uapi::VJ_FEATURE_STATUS as u64
+    | uapi::VJ_FEATURE_RING_SETUP as u64;
 
 /// Checks the `socket(2)` arguments of a new PF_VJCHAN socket.
 ///
@@ -294,16 +305,35 @@ fn check_create(args: &CreateArgs) -> Result {
 
 /// Checks a `bind(2)` address; returns the interface index and the queue.
 fn check_addr(a: &SockAddrVj) -> Result<(i32, u32)> {
-    if a.family != socket::AF_VJCHAN || a.flags != 0 || a.reserved != 0 {
+    if a.family != AF_VJCHAN || a.flags != 0 || a.reserved != 0 {
         return Err(EINVAL);
     }
     let ifindex = i32::try_from(a.ifindex).map_err(|_| ENODEV)?;
     Ok((ifindex, a.queue_id))
 }
 
+/// The ring's accounting; its state lives in a `KVVec` sized by the geometry (up to 192 KiB).
+type Ring = RxRing<KVVec<u16>>;
+
+/// A bound channel's ring: its pages and their layout.
+struct RingMem {
+    pages: SharedPages,
+    geom: Geometry,
+    /// Frames are stamped (`VJ_RING_SETUP_F_TSTAMP`).
+    tstamp: bool,
+}
+
+impl RingMem {
+    /// Where the frame of buffer `id` starts in the mapping, if there is such a buffer.
+    fn frame_offset(&self, id: BufId) -> Option<usize> {
+        self.geom.frame_off(usize::from(id))
+    }
+}
+
 /// The receive state of a channel, under its spinlock.
 struct RxState {
-    ring: RxRing<NR_SLOTS>,
+    /// The ring's accounting, from `bind(2)` on.
+    ring: Option<Ring>,
     filters: [Option<Filter>; MAX_FILTERS],
     stats: Stats,
     /// A driver asked for a buffer and found none because user space held every slot; it
@@ -315,17 +345,20 @@ struct RxState {
 
 impl RxState {
     /// Reads the consumer index (A) and frees what it released; counts a hostile value.
-    fn refresh_consumer(&mut self, pages: &SharedPages) {
-        let Ok(cons) = pages.load_u32(CONSUMER_OFF) else {
+    fn refresh_consumer(&mut self, mem: &RingMem) {
+        let Some(ring) = self.ring.as_mut() else {
             return;
         };
-        if self.ring.observe_consumer(cons) == ConsumerIndex::Invalid {
+        let Ok(cons) = mem.pages.load_u32(mem.geom.consumer_off()) else {
+            return;
+        };
+        if ring.observe_consumer(cons) == ConsumerIndex::Invalid {
             self.stats.rx_invalid_consumer += 1;
         }
     }
 
     /// Sets or clears `bits` of the ring's status word.
-    fn set_status(&mut self, pages: &SharedPages, bits: u32, on: bool) {
+    fn set_status(&mut self, mem: &RingMem, bits: u32, on: bool) {
         let new = if on {
             self.status | bits
         } else {
@@ -333,18 +366,29 @@ impl RxState {
         };
         if new != self.status {
             self.status = new;
-            let _ = pages.store_u32(STATUS_OFF, new);
+            let _ = mem.pages.store_u32(geometry::STATUS_OFF, new);
         }
     }
 
     /// Whether a starved driver should be kicked now: slots were released. Clears the state.
-    fn take_kick(&mut self, pages: &SharedPages) -> bool {
-        if !self.starved || self.ring.free_buffers() == 0 {
+    fn take_kick(&mut self, mem: &RingMem) -> bool {
+        let free = self.ring.as_ref().map_or(0, |r| r.free_buffers());
+        if !self.starved || free == 0 {
             return false;
         }
         self.starved = false;
-        self.set_status(pages, uapi::VJ_RING_STATUS_NEED_KICK, false);
+        self.set_status(mem, uapi::VJ_RING_STATUS_NEED_KICK, false);
         true
+    }
+
+    /// Gives buffer `id` back to the ring; whether it was posted.
+    fn recycle(&mut self, id: BufId) -> bool {
+        self.ring.as_mut().is_some_and(|r| r.recycle(id).is_ok())
+    }
+
+    /// Slots published and not released.
+    fn published(&self) -> u32 {
+        self.ring.as_ref().map_or(0, |r| r.published())
     }
 
     fn matches(&self, h: &Headers) -> bool {
@@ -375,12 +419,16 @@ impl RxState {
     }
 }
 
-/// Which device queue a channel is bound to.
+/// Which device queue a channel is bound to, and the ring geometry it binds with.
 struct Binding {
     dev: Option<ARef<NetDevice>>,
     qid: u32,
     /// `bind(2)` succeeded once; a socket binds once.
     bound: bool,
+    /// The geometry `bind(2)` uses (`VJ_RING_SETUP`, or the default).
+    geom: Geometry,
+    /// Frames are to be stamped.
+    tstamp: bool,
 }
 
 /// One channel: the private data of one PF_VJCHAN socket, and what drivers see.
@@ -393,7 +441,7 @@ struct Chan {
     #[pin]
     binding: Mutex<Binding>,
     /// The ring, from the first successful `bind(2)` on.
-    pages: SetOnce<SharedPages>,
+    mem: SetOnce<RingMem>,
     /// The socket, for wakeups; set by `bind(2)`.
     sk: SetOnce<ARef<Sock>>,
     /// The ring may be mapped: bound once.
@@ -406,14 +454,20 @@ impl Chan {
     fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             rx <- new_spinlock_irq!(RxState {
-                ring: RxRing::new(0),
+                ring: None,
                 filters: [None; MAX_FILTERS],
                 stats: Stats::default(),
                 starved: false,
                 status: 0,
             }),
-            binding <- new_mutex!(Binding { dev: None, qid: 0, bound: false }),
-            pages: SetOnce::new(),
+            binding <- new_mutex!(Binding {
+                dev: None,
+                qid: 0,
+                bound: false,
+                geom: Geometry::default_for(PAGE_SIZE),
+                tstamp: false,
+            }),
+            mem: SetOnce::new(),
             sk: SetOnce::new(),
             mappable: Atomic::new(false),
             dev_gone: Atomic::new(false),
@@ -423,32 +477,57 @@ impl Chan {
     /// Publishes buffer `id`, holding `len` bytes, to the ring and wakes the consumer if it asked.
     fn publish(
         &self,
-        pages: &SharedPages,
+        mem: &RingMem,
         mut st: kernel::sync::SpinLockIrqGuard<'_, RxState>,
         id: BufId,
         len: u32,
+        meta: RxMeta,
     ) -> RxResult {
-        let Ok(slot) = st.ring.publish(id) else {
+        let Some(ring) = st.ring.as_mut() else {
             return RxResult::Drop;
         };
-        let desc = DESC_OFF + slot * DESC_SIZE;
+        let slot = ring.slot(ring.producer());
+        let (Some(desc), Some(frame)) = (mem.geom.desc_off(slot), mem.frame_offset(id)) else {
+            // Not a buffer of this ring's geometry: nothing to publish.
+            let _ = ring.recycle(id);
+            return RxResult::Drop;
+        };
+        if ring.publish(id) != Ok(slot) {
+            return RxResult::Drop;
+        }
+        let producer = ring.producer();
+        let mut flags = 0;
+        if meta.csum_ok {
+            flags |= uapi::VJ_DESC_F_CSUM_OK;
+        }
+        let rxhash = meta.rxhash.unwrap_or(0);
+        if meta.rxhash.is_some() {
+            flags |= uapi::VJ_DESC_F_RXHASH;
+        }
+        let tstamp = if mem.tstamp {
+            flags |= uapi::VJ_DESC_F_TSTAMP;
+            channel::rx_timestamp()
+        } else {
+            0
+        };
+        let pages = &mem.pages;
         let written = pages
-            .store_u64(desc, frame_offset(id) as u64)
+            .store_u64(desc, frame as u64)
             .and_then(|()| pages.store_u32(desc + 8, len))
-            .and_then(|()| pages.store_u32(desc + 12, 0))
-            .and_then(|()| pages.store_u32(desc + 16, 0))
+            .and_then(|()| pages.store_u32(desc + 12, flags))
+            .and_then(|()| pages.store_u32(desc + 16, rxhash))
             .and_then(|()| pages.store_u32(desc + 20, 0))
-            .and_then(|()| pages.store_u64(desc + 24, 0));
+            .and_then(|()| pages.store_u64(desc + 24, tstamp));
         st.stats.rx_packets += 1;
         st.stats.rx_bytes += u64::from(len);
         // (B): pairs with (C) in user space.
-        let _ = pages.store_u32_release(PRODUCER_OFF, st.ring.producer());
+        let _ = pages.store_u32_release(geometry::PRODUCER_OFF, producer);
         if written.is_err() {
             return RxResult::Drop;
         }
         // (F): pairs with (E) in user space.
         smp_mb(Full);
-        let wake = pages.load_u32(FLAGS_OFF).unwrap_or(0) & NEED_WAKEUP != 0;
+        let wake = pages.load_u32(mem.geom.flags_off()).unwrap_or(0) & NEED_WAKEUP != 0;
         if wake {
             st.stats.rx_wakeups += 1;
         }
@@ -464,7 +543,7 @@ impl Chan {
     /// Gives buffer `id` back, counting a frame of bad length.
     fn bad_length(&self, id: BufId) -> RxResult {
         let mut st = self.rx.lock();
-        if st.ring.recycle(id).is_ok() {
+        if st.recycle(id) {
             st.stats.rx_bad_length += 1;
         }
         RxResult::Drop
@@ -472,11 +551,11 @@ impl Chan {
 
     /// Frees what the consumer released and, if a driver starved for buffers and there are
     /// some now, asks it to refill (from process context).
-    fn refresh_and_kick(&self, pages: &SharedPages) {
+    fn refresh_and_kick(&self, mem: &RingMem) {
         let kick = {
             let mut st = self.rx.lock();
-            st.refresh_consumer(pages);
-            st.take_kick(pages)
+            st.refresh_consumer(mem);
+            st.take_kick(mem)
         };
         if kick {
             let b = self.binding.lock();
@@ -488,45 +567,51 @@ impl Chan {
 }
 
 impl RxChannel for Chan {
-    const FRAME_MAX: u32 = FRAME_MAX as u32;
-
     fn get_buffer(&self) -> Option<RxBuf<'_>> {
-        let pages = self.pages.as_ref()?;
+        let mem = self.mem.as_ref()?;
         let id = {
             let mut st = self.rx.lock();
-            let id = st.ring.get_buffer().or_else(|| {
-                st.refresh_consumer(pages);
-                st.ring.get_buffer()
-            });
+            let mut id = st.ring.as_mut()?.get_buffer();
+            if id.is_none() {
+                st.refresh_consumer(mem);
+                id = st.ring.as_mut()?.get_buffer();
+            }
             // Full because user space holds slots (not because the driver holds every
             // buffer, posted ahead of frames): the driver waits for a kick.
-            if id.is_none() && st.ring.published() != 0 {
+            let (published, posted) = st
+                .ring
+                .as_ref()
+                .map_or((0, 0), |r| (r.published(), r.posted()));
+            if id.is_none() && published != 0 {
                 st.stats.rx_ring_full += 1;
-                if st.ring.posted() == 0 {
+                if posted == 0 {
                     st.starved = true;
-                    st.set_status(pages, uapi::VJ_RING_STATUS_NEED_KICK, true);
+                    st.set_status(mem, uapi::VJ_RING_STATUS_NEED_KICK, true);
                 }
             }
             id?
         };
-        let Some((page, offset)) = pages.page_at(frame_offset(id)) else {
-            let _ = self.rx.lock().ring.recycle(id);
+        let Some((page, offset)) = mem.frame_offset(id).and_then(|o| mem.pages.page_at(o)) else {
+            self.rx.lock().recycle(id);
             return None;
         };
         Some(RxBuf {
             page,
             offset: offset as u32,
-            size: FRAME_MAX as u32,
+            size: mem.geom.frame_max() as u32,
             id: u32::from(id),
         })
     }
 
-    fn netif_rx(&self, id: u32, len: u32, dev: &NetDevice) -> RxResult {
-        let (Some(pages), Ok(id)) = (self.pages.as_ref(), BufId::try_from(id)) else {
+    fn netif_rx(&self, id: u32, len: u32, meta: RxMeta, dev: &NetDevice) -> RxResult {
+        let (Some(mem), Ok(id)) = (self.mem.as_ref(), BufId::try_from(id)) else {
             return RxResult::Drop;
         };
         let size = len as usize;
-        if size == 0 || size > FRAME_MAX {
+        let Some(frame) = mem.frame_offset(id) else {
+            return RxResult::Drop;
+        };
+        if size == 0 || size > mem.geom.frame_max() {
             return self.bad_length(id);
         }
         // User space may be writing the buffer: every decision and every byte passed on come
@@ -537,11 +622,11 @@ impl RxChannel for Chan {
         let Some(head) = copy.get_mut(..n) else {
             return self.bad_length(id);
         };
-        if pages.read(frame_offset(id), head).is_err() {
+        if mem.pages.read(frame, head).is_err() {
             return self.bad_length(id);
         }
         let head = &copy[..n];
-        let (rest_off, rest_len) = (frame_offset(id) + n, size - n);
+        let (rest_off, rest_len) = (frame + n, size - n);
         let headers = Headers::parse(head);
         let mut st = self.rx.lock();
         if st.matches(&headers) {
@@ -550,10 +635,10 @@ impl RxChannel for Chan {
             // without the lock; without hooks the frame is published under the lock held.
             if dev.nf_ingress_active() {
                 drop(st);
-                let verdict = dev.nf_ingress(head, pages, rest_off, rest_len);
+                let verdict = dev.nf_ingress(head, &mem.pages, rest_off, rest_len);
                 st = self.rx.lock();
                 if verdict != Ok(true) {
-                    if st.ring.recycle(id).is_ok() {
+                    if st.recycle(id) {
                         match verdict {
                             Ok(_) => st.stats.rx_nf_dropped += 1,
                             Err(e) => st.stats.count_copy_failure(e),
@@ -562,14 +647,14 @@ impl RxChannel for Chan {
                     return RxResult::Drop;
                 }
             }
-            return self.publish(pages, st, id, len);
+            return self.publish(mem, st, id, len, meta);
         }
         drop(st);
         // No filter matched: a copy goes to the stack (whose policy applies there), then the
         // buffer is free again.
-        let sent = dev.receive_copy(head, pages, rest_off, rest_len);
+        let sent = dev.receive_copy(head, &mem.pages, rest_off, rest_len);
         let mut st = self.rx.lock();
-        if st.ring.recycle(id).is_err() {
+        if !st.recycle(id) {
             return RxResult::Drop;
         }
         if let Err(e) = sent {
@@ -583,14 +668,15 @@ impl RxChannel for Chan {
 
     fn put_buffer(&self, id: u32) {
         if let Ok(id) = BufId::try_from(id) {
-            let _ = self.rx.lock().ring.recycle(id);
+            self.rx.lock().recycle(id);
         }
     }
 
     fn matches(&self, headers: &[u8]) -> bool {
         let headers = Headers::parse(headers.get(..HEADER_COPY).unwrap_or(headers));
         let mut st = self.rx.lock();
-        if st.matches(&headers) {
+        // Until its ring is in place (bind), the channel takes nothing.
+        if st.ring.is_some() && st.matches(&headers) {
             return true;
         }
         // The driver passes it on, untouched, to the stack.
@@ -598,14 +684,14 @@ impl RxChannel for Chan {
         false
     }
 
-    fn deliver(&self, id: u32, len: u32) -> RxResult {
-        let (Some(pages), Ok(id)) = (self.pages.as_ref(), BufId::try_from(id)) else {
+    fn deliver(&self, id: u32, len: u32, meta: RxMeta) -> RxResult {
+        let (Some(mem), Ok(id)) = (self.mem.as_ref(), BufId::try_from(id)) else {
             return RxResult::Drop;
         };
-        if len == 0 || len as usize > FRAME_MAX {
+        if len == 0 || len as usize > mem.geom.frame_max() {
             return self.bad_length(id);
         }
-        self.publish(pages, self.rx.lock(), id, len)
+        self.publish(mem, self.rx.lock(), id, len, meta)
     }
 
     fn count_drop(&self, why: RxDrop) {
@@ -621,10 +707,10 @@ impl RxChannel for Chan {
         // RTNL is held, so the lock order (RTNL, then `binding`) holds.
         self.binding.lock().dev = None;
         self.dev_gone.store(true, Release);
-        if let Some(pages) = self.pages.as_ref() {
+        if let Some(mem) = self.mem.as_ref() {
             self.rx
                 .lock()
-                .set_status(pages, uapi::VJ_RING_STATUS_DEV_GONE, true);
+                .set_status(mem, uapi::VJ_RING_STATUS_DEV_GONE, true);
         }
         if let Some(sk) = self.sk.as_ref() {
             sk.report_error(ENODEV);
@@ -635,12 +721,15 @@ impl RxChannel for Chan {
 /// The storage of the PF_VJCHAN family.
 static VJCHAN_FAMILY: socket::Family<Chan> = socket::Family::new();
 
+/// The channels of PF_VJCHAN sockets, as drivers see them.
+static VJCHAN_CHANNELS: channel::Channels<Chan> = channel::Channels::new();
+
 /// The capability a device channel needs: it can take any traffic of its queue.
 const CAP: i32 = socket::CAP_NET_ADMIN;
 
 #[vtable]
 impl socket::Socket for Chan {
-    const FAMILY: u16 = socket::AF_VJCHAN;
+    const FAMILY: u16 = AF_VJCHAN;
     const NAME: &'static CStr = c"VJCHAN";
     // Frames reach the ring without an skb: a socket filter could not apply.
     const SOCKET_FILTERS: bool = false;
@@ -672,26 +761,46 @@ impl socket::Socket for Chan {
         if !sk.net_capable(CAP) {
             return Err(EPERM);
         }
-        // The ring is allocated before the locks are taken: 256 pages, accounted to the
-        // caller's memory cgroup and charged to its user's RLIMIT_MEMLOCK (ENOBUFS beyond it)
-        // until the channel is freed. If the bind fails, both go at once.
-        let pages = match this.pages.as_ref() {
-            Some(_) => None,
-            None => Some(SharedPages::new_memlock(NR_PAGES, GFP_KERNEL_ACCOUNT)?),
+        let (geom, tstamp) = {
+            let b = this.binding.lock();
+            if b.bound || this.dev_gone.load(Acquire) {
+                return Err(EINVAL);
+            }
+            (b.geom, b.tstamp)
         };
+        // The ring is allocated before the locks are taken, accounted to the caller's memory
+        // cgroup and charged to its user's RLIMIT_MEMLOCK (ENOBUFS beyond it) until the
+        // channel is freed. If the bind fails, both go at once.
+        let mem = RingMem {
+            pages: SharedPages::new_memlock(geom.nr_pages(), GFP_KERNEL_ACCOUNT)?,
+            geom,
+            tstamp,
+        };
+        let storage = KVVec::from_elem(
+            0u16,
+            Ring::storage_len(geom.nr_slots(), geom.nr_bufs()),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        let ring = RxRing::new(0, geom.nr_slots(), geom.nr_bufs(), storage).map_err(|_| EINVAL)?;
         let rtnl = Rtnl::lock();
         let mut b = this.binding.lock();
-        if b.bound || this.dev_gone.load(Acquire) {
+        // Checked again: `VJ_RING_SETUP` and another bind may have run meanwhile.
+        if b.bound
+            || this.dev_gone.load(Acquire)
+            || this.mem.as_ref().is_some()
+            || b.geom != geom
+            || b.tstamp != tstamp
+        {
             return Err(EINVAL);
         }
         let dev = rtnl.dev_get_by_index(sk, ifindex)?;
         this.sk.populate(sk.into());
-        // Drivers see the channel from here on, but it lends them no buffer until the ring is
-        // in place, below; then they are kicked to take some.
-        channel::Channel::attach(this.into(), &rtnl, &dev, qid)?;
-        if let Some(p) = pages {
-            this.pages.populate(p);
-        }
+        // Drivers see the channel from here on (`EMSGSIZE` if a frame of the device's MTU does
+        // not fit a buffer), but it lends them no buffer until the ring is in place, below;
+        // then they are kicked to take some.
+        VJCHAN_CHANNELS.attach(this.into(), &rtnl, &dev, qid, geom.frame_max() as u32)?;
+        this.mem.populate(mem);
+        this.rx.lock().ring = Some(ring);
         b.dev = Some(dev);
         b.qid = qid;
         b.bound = true;
@@ -711,8 +820,8 @@ impl socket::Socket for Chan {
         if !sk.net_capable(CAP) {
             return Err(EPERM);
         }
-        match this.pages.as_ref() {
-            Some(pages) if this.mappable.load(Acquire) => pages.map(vma),
+        match this.mem.as_ref() {
+            Some(mem) if this.mappable.load(Acquire) => mem.pages.map(vma),
             _ => Err(EINVAL),
         }
     }
@@ -722,9 +831,9 @@ impl socket::Socket for Chan {
         if this.dev_gone.load(Acquire) {
             mask |= socket::poll_mask::ERR | socket::poll_mask::HUP;
         }
-        if let Some(pages) = this.pages.as_ref() {
-            this.refresh_and_kick(pages);
-            if this.rx.lock().ring.published() != 0 {
+        if let Some(mem) = this.mem.as_ref() {
+            this.refresh_and_kick(mem);
+            if this.rx.lock().published() != 0 {
                 mask |= socket::poll_mask::IN | socket::poll_mask::RDNORM;
             }
         }
@@ -738,12 +847,25 @@ impl socket::Socket for Chan {
         optname: i32,
         optval: &SockOptIn,
     ) -> Result {
-        if level != socket::SOL_VJCHAN {
+        if level != SOL_VJCHAN {
             return Err(ENOPROTOOPT);
         }
         let add = match u32::try_from(optname) {
             Ok(uapi::VJ_ADD_FILTER) => true,
             Ok(uapi::VJ_DEL_FILTER) => false,
+            Ok(uapi::VJ_RING_SETUP) => {
+                if optval.len() != size_of::<RingSetup>() {
+                    return Err(EINVAL);
+                }
+                let (geom, tstamp) = check_setup(&optval.read::<RingSetup>()?)?;
+                let mut b = this.binding.lock();
+                if b.bound {
+                    return Err(EBUSY);
+                }
+                b.geom = geom;
+                b.tstamp = tstamp;
+                return Ok(());
+            }
             _ => return Err(ENOPROTOOPT),
         };
         // A filter diverts the stack's traffic: the power of binding, whoever holds the file.
@@ -766,11 +888,22 @@ impl socket::Socket for Chan {
         optname: i32,
         opt: &mut SockOptOut<'_>,
     ) -> Result {
-        if level != socket::SOL_VJCHAN {
+        if level != SOL_VJCHAN {
             return Err(ENOPROTOOPT);
         }
         match u32::try_from(optname) {
-            Ok(uapi::VJ_RING_OFFSETS) => opt.write(OFFSETS.as_bytes()),
+            Ok(uapi::VJ_RING_OFFSETS) => {
+                if opt.len() < uapi::VJ_RING_OFFSETS_SIZE_VER0 as usize {
+                    return Err(EINVAL);
+                }
+                let geom = match this.mem.as_ref() {
+                    Some(mem) => mem.geom,
+                    None => this.binding.lock().geom,
+                };
+                let off = offsets(&geom);
+                let n = opt.len().min(size_of::<RingOffsets>());
+                opt.write(off.as_bytes().get(..n).ok_or(EINVAL)?)
+            }
             Ok(uapi::VJ_FEATURES) => opt.write(&FEATURES.to_ne_bytes()),
             Ok(uapi::VJ_STATISTICS) => {
                 if opt.len() < uapi::VJ_STATISTICS_SIZE_VER0 as usize {
@@ -778,8 +911,8 @@ impl socket::Socket for Chan {
                 }
                 let stats = {
                     let mut st = this.rx.lock();
-                    if let Some(pages) = this.pages.as_ref() {
-                        st.refresh_consumer(pages);
+                    if let Some(mem) = this.mem.as_ref() {
+                        st.refresh_consumer(mem);
                     }
                     st.stats
                 };
@@ -793,15 +926,15 @@ impl socket::Socket for Chan {
 
 struct VjchanModule {
     _family: socket::Registration<Chan>,
-    _channels: Pin<KBox<channel::Registration<Chan>>>,
+    _channels: channel::Registration<Chan>,
 }
 
 impl kernel::Module for VjchanModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         // Channels are unbound from devices that go away before sockets can bind any.
-        let channels = KBox::pin_init(channel::Registration::new(), GFP_KERNEL)?;
+        let channels = channel::Registration::register(&VJCHAN_CHANNELS)?;
         let family = socket::Registration::register()?;
-        pr_info!("PF_VJCHAN (family {}) registered\n", socket::AF_VJCHAN);
+        pr_info!("PF_VJCHAN (family {}) registered\n", AF_VJCHAN);
         Ok(Self {
             _family: family,
             _channels: channels,
@@ -860,7 +993,7 @@ mod tests {
 
     #[test]
     fn bind_address_checks() {
-        let af = socket::AF_VJCHAN;
+        let af = AF_VJCHAN;
         assert_eq!(check_addr(&addr(af, 0, 7, 0)), Ok((7, 3)));
         assert_eq!(check_addr(&addr(af + 1, 0, 7, 0)), Err(EINVAL));
         assert_eq!(check_addr(&addr(af, 1, 7, 0)), Err(EINVAL));
@@ -872,7 +1005,7 @@ mod tests {
     #[test]
     fn filter_set_limits() {
         let mut st = RxState {
-            ring: RxRing::new(0),
+            ring: None,
             filters: [None; MAX_FILTERS],
             stats: Stats::default(),
             starved: false,
@@ -890,8 +1023,13 @@ mod tests {
 
     #[test]
     fn ring_offsets_are_consistent() {
+        // The default geometry: 256 pages of 4 KiB, every one used.
+        let g = Geometry::default_for(PAGE_SIZE);
+        let o = offsets(&g);
+        if PAGE_SIZE == 4096 {
+            assert_eq!(o.mmap_size, 256 * 4096);
+        }
         // Each shared word on a cache line of its own, nothing past the mapping.
-        let o = OFFSETS;
         let words = [o.producer, o.status, o.consumer, o.flags];
         for (i, a) in words.iter().enumerate() {
             assert_eq!(a % 64, 0);
@@ -901,17 +1039,47 @@ mod tests {
             }
         }
         assert!(o.nr_slots.is_power_of_two());
-        assert!(o.desc + u64::from(o.nr_slots * o.desc_size) <= o.buffers);
-        assert!(o.buffers + u64::from(o.nr_slots * o.buf_size) <= o.consumer);
-        assert_eq!(o.mmap_size, (NR_PAGES * PAGE_SIZE) as u64);
-        let last = frame_offset((NR_SLOTS - 1) as BufId) + FRAME_MAX;
-        assert!(last as u64 <= o.consumer);
+        assert!(o.nr_bufs <= o.nr_slots);
+        assert!(o.desc + u64::from(o.nr_slots * o.desc_size) <= o.consumer);
+        assert!(o.flags + 64 <= o.buffers);
+        let end = o.buffers + u64::from(o.nr_bufs) * u64::from(o.buf_size);
+        assert!(end <= o.mmap_size && o.mmap_size - end < PAGE_SIZE as u64);
+        assert_eq!(o.frame_max, o.buf_size - o.headroom);
+        // A frame of a 1500-byte MTU with an Ethernet header and a VLAN tag fits.
+        assert!(o.frame_max >= 1500 + 14 + 4);
+    }
+
+    #[test]
+    fn ring_setup_checks() {
+        let ok = RingSetup::default();
+        assert!(check_setup(&ok).is_ok());
+        let stamped = RingSetup {
+            flags: uapi::VJ_RING_SETUP_F_TSTAMP,
+            ..ok
+        };
+        assert_eq!(check_setup(&stamped).map(|(_, t)| t), Ok(true));
+        for bad in [
+            RingSetup { flags: 2, ..ok },
+            RingSetup { reserved0: 1, ..ok },
+            RingSetup {
+                reserved: [0, 1],
+                ..ok
+            },
+            RingSetup {
+                buf_size: 3000,
+                ..ok
+            },
+            RingSetup { nr_slots: 24, ..ok },
+            RingSetup { size: 1, ..ok },
+        ] {
+            assert_eq!(check_setup(&bad).map(|_| ()), Err(EINVAL));
+        }
     }
 
     #[test]
     fn family_numbers_match_uapi() {
         // include/uapi/linux/vjchan.h provides these numbers to user space.
-        assert_eq!(socket::AF_VJCHAN, 46);
-        assert_eq!(socket::SOL_VJCHAN, 288);
+        assert_eq!(AF_VJCHAN, 46);
+        assert_eq!(SOL_VJCHAN, 288);
     }
 }

@@ -160,10 +160,7 @@ impl SharedPages {
     /// grow (`VM_DONTEXPAND`). The VMA holds references of its own to the pages: they stay
     /// valid for the process after `self` is dropped, until it unmaps them.
     pub fn map(&self, vma: &VmaNew) -> Result {
-        // SAFETY: `vma` is a valid VMA for the duration of the call; `vm_pgoff` is not changed
-        // while it is being set up.
-        let pgoff = unsafe { (*vma.as_ptr()).vm_pgoff };
-        if pgoff != 0 || vma.end().checked_sub(vma.start()) != Some(self.size()) {
+        if vma.pgoff() != 0 || vma.end().checked_sub(vma.start()) != Some(self.size()) {
             return Err(EINVAL);
         }
         if vma.flags() & vm_flags::SHARED == 0 {
@@ -185,17 +182,8 @@ impl SharedPages {
     /// page; fails with `EINVAL` otherwise.
     fn with_ptr<R>(&self, offset: usize, len: usize, f: impl FnOnce(*mut u8) -> R) -> Result<R> {
         let (page, in_page) = self.page_at(offset).ok_or(EINVAL)?;
-        if in_page.checked_add(len).is_none_or(|end| end > PAGE_SIZE) {
-            return Err(EINVAL);
-        }
-        // SAFETY: `page` is a valid page owned by `self`; the mapping is undone below, in the
-        // same context and in reverse order of mapping.
-        let base = unsafe { bindings::kmap_local_page(page.as_ptr()) };
-        // SAFETY: `in_page + len <= PAGE_SIZE`, so the pointer stays within the mapped page.
-        let r = f(unsafe { base.cast::<u8>().add(in_page) });
-        // SAFETY: `base` was returned by `kmap_local_page` above.
-        unsafe { bindings::kunmap_local(base) };
-        Ok(r)
+        // `EINVAL` unless `in_page + len <= PAGE_SIZE`.
+        page.with_pointer_into_page(in_page, len, |p| Ok(f(p)))
     }
 
     /// Runs `f` on the atomic `T` at `offset`, which must be aligned (`EINVAL` otherwise).

@@ -5,12 +5,15 @@
 //! A channel is bound to one receive queue of a network device. Drivers find it with
 //! `vj_rx_channel()` and call its operations through `include/linux/vjchan.h`: take a buffer
 //! to receive into, hand it back filled, or give it back unused. This module turns a Rust type
-//! implementing [`RxChannel`] into such a channel ([`Channel`]), binds it to device queues and
-//! unbinds it, and unbinds every channel from a device that is being unregistered
-//! ([`Registration`]).
+//! implementing [`RxChannel`] into such a channel ([`Channel`]). An implementation keeps a
+//! [`Channels`] in a `static`: the operations drivers call, and a netdevice notifier that
+//! unbinds its channels from a device that is being unregistered. While a [`Registration`] of it
+//! exists, [`Channels::attach`] binds channels to device queues; dropping the registration
+//! unbinds every channel it bound.
 //!
-//! There is one implementation of channels in the kernel (`net/vjchan`), so one [`Registration`]
-//! and one channel type; [`Registration::new`] fails with `EBUSY` for a second one.
+//! A queue slot can only hold channels attached through some [`Channels`], and each knows its
+//! own by the address of its operations, so the notifier never mistakes another
+//! implementation's channel for one of its own type.
 //!
 //! C header: [`include/linux/vjchan.h`](srctree/include/linux/vjchan.h).
 
@@ -23,6 +26,7 @@ use crate::{
         c_ulong,
         c_void, //
     },
+    mm::shared::SharedPages,
     net::device::{
         NetDevice,
         Rtnl, //
@@ -34,6 +38,7 @@ use crate::{
 };
 use core::{
     marker::PhantomData,
+    ptr,
     sync::atomic::{
         AtomicBool,
         Ordering, //
@@ -67,6 +72,40 @@ pub enum RxResult {
     Drop,
 }
 
+/// What a driver knows of a frame it hands to a channel (`struct vj_rx_meta`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RxMeta {
+    /// The frame's TCP/UDP checksum is known good: verified by the device or computed by the
+    /// kernel.
+    pub csum_ok: bool,
+    /// The flow hash, if the device or the kernel computed one.
+    pub rxhash: Option<u32>,
+}
+
+impl RxMeta {
+    /// # Safety
+    ///
+    /// `meta` is null or valid for reads.
+    unsafe fn from_c(meta: *const bindings::vj_rx_meta) -> Self {
+        if meta.is_null() {
+            return Self::default();
+        }
+        // SAFETY: `meta` is not null, so valid for reads per the requirements.
+        let m = unsafe { meta.read() };
+        Self {
+            csum_ok: m.flags & bindings::VJ_RX_META_CSUM_OK != 0,
+            rxhash: (m.flags & bindings::VJ_RX_META_RXHASH != 0).then_some(m.rxhash),
+        }
+    }
+}
+
+/// The time stamp channels give received frames: nanoseconds of `CLOCK_MONOTONIC`.
+pub fn rx_timestamp() -> u64 {
+    // SAFETY: Always safe to call.
+    let t = unsafe { bindings::ktime_get() };
+    u64::try_from(t).unwrap_or(0)
+}
+
 /// Why the C side of a channel (`vj_rx_skb()`) dropped a frame that the channel had taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RxDrop {
@@ -84,15 +123,13 @@ pub enum RxDrop {
 /// sleep. The buffer ids and lengths drivers pass are not trusted: a wrong one must be detected
 /// and counted, never followed.
 pub trait RxChannel: Send + Sync + 'static {
-    /// The longest frame a buffer of the channel holds (`struct vj_channel.frame_max`).
-    const FRAME_MAX: u32;
-
     /// Takes a free buffer for a driver to receive into; `None` if there is none (the ring is
     /// full).
     fn get_buffer(&self) -> Option<RxBuf<'_>>;
 
-    /// A driver hands back buffer `id` holding a frame of `len` bytes received on `dev`.
-    fn netif_rx(&self, id: u32, len: u32, dev: &NetDevice) -> RxResult;
+    /// A driver hands back buffer `id` holding a frame of `len` bytes received on `dev`, with
+    /// what the device said of it.
+    fn netif_rx(&self, id: u32, len: u32, meta: RxMeta, dev: &NetDevice) -> RxResult;
 
     /// A driver gives back buffer `id` without a frame in it.
     fn put_buffer(&self, id: u32);
@@ -105,14 +142,14 @@ pub trait RxChannel: Send + Sync + 'static {
     /// Publishes buffer `id`, into which the kernel wrote a frame of `len` bytes that
     /// [`RxChannel::matches`] took and the device's policy accepted; no classification again.
     /// A `len` of 0 or longer than the buffer gives the buffer back, counted.
-    fn deliver(&self, id: u32, len: u32) -> RxResult;
+    fn deliver(&self, id: u32, len: u32, meta: RxMeta) -> RxResult;
 
     /// Counts a frame the C side dropped after [`RxChannel::matches`] took it.
     fn count_drop(&self, why: RxDrop);
 
-    /// The channel was unbound from `dev` because the device is being unregistered. Called
-    /// under RTNL, after drivers stopped seeing the channel and before the binding's reference
-    /// to it is dropped.
+    /// The channel was unbound from `dev` because the device is being unregistered (or the
+    /// [`Registration`] that let it be attached is being dropped). Called under RTNL, after
+    /// drivers stopped seeing the channel and before the binding's reference to it is dropped.
     fn unbound(&self, dev: &NetDevice);
 }
 
@@ -120,8 +157,9 @@ pub trait RxChannel: Send + Sync + 'static {
 ///
 /// # Invariants
 ///
-/// `head` is the first field (`repr(C)`), so a pointer to it is a pointer to the `Channel`, and
-/// its `ops` are [`Channel::OPS`] of this `T`.
+/// `head` is the first field (`repr(C)`), so a pointer to it is a pointer to the `Channel`. Its
+/// `ops` are null until the channel is first attached, then the operations of the one
+/// [`Channels<T>`] that attached it; they are written under RTNL only.
 #[repr(C)]
 #[pin_data]
 pub struct Channel<T: RxChannel> {
@@ -130,8 +168,9 @@ pub struct Channel<T: RxChannel> {
     data: T,
 }
 
-// SAFETY: `head` is written once, before the channel is shared, and only read afterwards (its
-// `ops` point to a constant table); `T` is `Send`.
+// SAFETY: `head` is written only under RTNL, by `Channels::attach` before drivers can see the
+// channel, and read by drivers after that (its `ops` point to a table in a `static`); `T` is
+// `Send`.
 unsafe impl<T: RxChannel> Send for Channel<T> {}
 // SAFETY: As above; `T` is `Sync`.
 unsafe impl<T: RxChannel> Sync for Channel<T> {}
@@ -145,23 +184,14 @@ impl<T: RxChannel> core::ops::Deref for Channel<T> {
 }
 
 impl<T: RxChannel> Channel<T> {
-    const OPS: bindings::vj_channel_ops = bindings::vj_channel_ops {
-        get_buffer: Some(Self::get_buffer_c),
-        netif_rx: Some(Self::netif_rx_c),
-        put_buffer: Some(Self::put_buffer_c),
-        match_: Some(Self::match_c),
-        deliver: Some(Self::deliver_c),
-        count_drop: Some(Self::count_drop_c),
-    };
-
     /// Creates a channel around `data`, charged to the caller's memory cgroup.
     pub fn new(data: impl PinInit<T, Error>) -> Result<Arc<Self>> {
         Arc::pin_init(
-            // INVARIANT: `head` is the first field and its `ops` are `Self::OPS`.
+            // INVARIANT: `head` is the first field, its `ops` null.
             try_pin_init!(Self {
                 head: Opaque::new(bindings::vj_channel {
-                    ops: &Self::OPS,
-                    frame_max: T::FRAME_MAX,
+                    ops: ptr::null(),
+                    frame_max: 0,
                 }),
                 data <- data,
             }),
@@ -171,24 +201,6 @@ impl<T: RxChannel> Channel<T> {
 
     fn as_raw(this: &Arc<Self>) -> *mut bindings::vj_channel {
         Arc::as_ptr(this).cast_mut().cast()
-    }
-
-    /// Binds the channel to receive queue `qid` of `dev`: drivers see it from now on. Fails
-    /// with `EINVAL` if `dev` has no such queue and with `EBUSY` if a channel is bound to it.
-    ///
-    /// The binding holds a reference to the channel until [`Channel::detach`], or until the
-    /// device is unregistered: then [`RxChannel::unbound`] is called (a [`Registration`] must
-    /// exist while channels are bound).
-    pub fn attach(this: Arc<Self>, _rtnl: &Rtnl, dev: &NetDevice, qid: u32) -> Result {
-        let raw = Arc::into_raw(this).cast_mut();
-        // SAFETY: `dev` is valid and RTNL is held; `raw` points to the `struct vj_channel` head
-        // of a live channel (type invariant), kept alive by the reference the slot now owns.
-        let ret = unsafe { bindings::vj_rx_channel_attach(dev.as_ptr(), qid, raw.cast()) };
-        if ret != 0 {
-            // SAFETY: The slot did not take the reference made by `into_raw` above.
-            drop(unsafe { Arc::from_raw(raw) });
-        }
-        to_result(ret)
     }
 
     /// Unbinds the channel from receive queue `qid` of `dev`, if it is bound there, waits until
@@ -248,20 +260,24 @@ impl<T: RxChannel> Channel<T> {
 
     /// # Safety
     ///
-    /// As for [`Self::get_buffer_c`], with `buf` valid for reads and `dev` a valid device.
+    /// As for [`Self::get_buffer_c`], with `buf` valid for reads, `meta` null or valid for
+    /// reads and `dev` a valid device.
     unsafe extern "C" fn netif_rx_c(
         ch: *mut bindings::vj_channel,
         buf: *const bindings::vj_buf,
         len: c_uint,
+        meta: *const bindings::vj_rx_meta,
         dev: *mut bindings::net_device,
     ) -> bindings::vj_rx_result {
         // SAFETY: As in `get_buffer_c`.
         let this = unsafe { Self::from_head(ch) };
         // SAFETY: `buf` is valid for reads.
         let id = unsafe { (*buf).id };
+        // SAFETY: `meta` is null or valid for reads (the driver's).
+        let meta = unsafe { RxMeta::from_c(meta) };
         // SAFETY: `dev` is valid for the duration of the call.
         let dev = unsafe { NetDevice::from_raw(dev) };
-        Self::result_c(this.data.netif_rx(id, len, dev))
+        Self::result_c(this.data.netif_rx(id, len, meta, dev))
     }
 
     /// # Safety
@@ -306,17 +322,21 @@ impl<T: RxChannel> Channel<T> {
 
     /// # Safety
     ///
-    /// As for [`Self::get_buffer_c`], with `buf` valid for reads.
+    /// As for [`Self::get_buffer_c`], with `buf` valid for reads and `meta` null or valid for
+    /// reads.
     unsafe extern "C" fn deliver_c(
         ch: *mut bindings::vj_channel,
         buf: *const bindings::vj_buf,
         len: c_uint,
+        meta: *const bindings::vj_rx_meta,
     ) -> bindings::vj_rx_result {
         // SAFETY: As in `get_buffer_c`.
         let this = unsafe { Self::from_head(ch) };
         // SAFETY: `buf` is valid for reads.
         let id = unsafe { (*buf).id };
-        Self::result_c(this.data.deliver(id, len))
+        // SAFETY: `meta` is null or valid for reads (`vj_rx_skb()`'s).
+        let meta = unsafe { RxMeta::from_c(meta) };
+        Self::result_c(this.data.deliver(id, len, meta))
     }
 
     /// # Safety
@@ -334,76 +354,218 @@ impl<T: RxChannel> Channel<T> {
     }
 }
 
-/// Whether a [`Registration`] exists.
-static REGISTERED: AtomicBool = AtomicBool::new(false);
+/// What channels need of the device they are bound to: its stack and netfilter ingress hooks
+/// for frames read from a channel's shared pages, and its driver's refill.
+impl NetDevice {
+    /// Passes a copy of an Ethernet frame to the stack, as received on this device
+    /// (`netif_rx()`): its first bytes are `head`, a kernel snapshot, and the `len` bytes after
+    /// them are read once from `offset` in `pages` (within one page). `EINVAL` if the range is
+    /// not within one page or the frame is shorter than an Ethernet header, `ENOMEM` without
+    /// memory.
+    ///
+    /// Callable from any context.
+    pub fn receive_copy(
+        &self,
+        head: &[u8],
+        pages: &SharedPages,
+        offset: usize,
+        len: usize,
+    ) -> Result {
+        let hlen = u32::try_from(head.len()).map_err(|_| EINVAL)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: The helper copies `head` and exactly the `len` bytes at `p` into a new skb and
+        // keeps no pointer; it creates no Rust reference. `self` is a valid device.
+        let ret = unsafe {
+            pages.with_raw(offset, len, |p| {
+                bindings::vj_rx_copy_to_stack(
+                    self.as_ptr(),
+                    head.as_ptr().cast(),
+                    hlen,
+                    p.cast(),
+                    len32,
+                )
+            })
+        }?;
+        to_result(ret)
+    }
 
-/// Unbinds the channels of type `T` from devices that are being unregistered (a netdevice
-/// notifier), until dropped.
+    /// Asks the driver to refill receive queue `qid` with buffers of its channel, which had none
+    /// to give (its ring was full) and now has. Callable from process context.
+    pub fn channel_kick(&self, qid: u32) {
+        // SAFETY: `self` is a valid device.
+        unsafe { bindings::vj_rx_channel_kick(self.as_ptr(), qid) };
+    }
+
+    /// Whether the device has netfilter ingress hooks (nftables `netdev` or `inet` chains of
+    /// type filter and hook `ingress`) that a frame received on it must pass.
+    ///
+    /// Cheap: a static key and a pointer test.
+    pub fn nf_ingress_active(&self) -> bool {
+        // SAFETY: `self` is a valid device.
+        unsafe { bindings::vj_rx_nf_ingress_active(self.as_ptr()) }
+    }
+
+    /// Runs the device's netfilter ingress hooks on a copy of an Ethernet frame, as the stack
+    /// would on receiving it: `head` (a kernel snapshot) followed by the `len` bytes at `offset`
+    /// in `pages` (within one page), read once. Returns whether the policy accepts the frame;
+    /// `EINVAL` if the range is not within one page or the frame is shorter than an Ethernet
+    /// header, `ENOMEM` if no copy could be made.
+    ///
+    /// Called from a driver's receive path, with bottom halves disabled.
+    pub fn nf_ingress(
+        &self,
+        head: &[u8],
+        pages: &SharedPages,
+        offset: usize,
+        len: usize,
+    ) -> Result<bool> {
+        let hlen = u32::try_from(head.len()).map_err(|_| EINVAL)?;
+        let len32 = u32::try_from(len).map_err(|_| EINVAL)?;
+        // SAFETY: The helper copies `head` and exactly the `len` bytes at `p` into a new skb and
+        // keeps no pointer; it creates no Rust reference. `self` is a valid device.
+        let ret = unsafe {
+            pages.with_raw(offset, len, |p| {
+                bindings::vj_rx_nf_ingress(
+                    self.as_ptr(),
+                    head.as_ptr().cast(),
+                    hlen,
+                    p.cast(),
+                    len32,
+                )
+            })
+        }?;
+        to_result(ret).map(|()| ret > 0)
+    }
+}
+
+/// The channels of one implementation `T`: the operations drivers call on them, and the
+/// netdevice notifier that unbinds them from devices that go away. Lives in a `static` of the
+/// implementation; a [`Registration`] puts it to work.
 ///
 /// # Invariants
 ///
-/// `nb` is registered as a netdevice notifier from creation until drop.
-#[pin_data(PinnedDrop)]
-pub struct Registration<T: RxChannel> {
-    #[pin]
+/// - `ops` is a table of `Channel<T>`'s operations, never written; its address identifies the
+///   channels attached through this `Channels` (the `static` is never moved).
+/// - `nb` is registered as a netdevice notifier exactly while a [`Registration`] of this
+///   `Channels` exists; `registered` is true from just before it is registered until just
+///   before it is unregistered.
+pub struct Channels<T: RxChannel> {
+    ops: bindings::vj_channel_ops,
     nb: Opaque<bindings::notifier_block>,
-    _p: PhantomData<T>,
+    registered: AtomicBool,
+    _t: PhantomData<T>,
 }
 
-// SAFETY: The notifier block is only touched by the notifier chain, under its own locking.
-unsafe impl<T: RxChannel> Send for Registration<T> {}
-// SAFETY: `Registration` has no methods taking `&self`.
-unsafe impl<T: RxChannel> Sync for Registration<T> {}
+// SAFETY: `ops` is never written; `nb` is written only by the notifier chain, under its own
+// locking; `registered` is atomic.
+unsafe impl<T: RxChannel> Sync for Channels<T> {}
 
-impl<T: RxChannel> Registration<T> {
-    /// Registers the notifier; `EBUSY` if a `Registration` exists already.
-    pub fn new() -> impl PinInit<Self, Error> {
-        try_pin_init!(Self {
-            nb <- Opaque::try_ffi_init(|nb: *mut bindings::notifier_block| {
-                if REGISTERED.swap(true, Ordering::AcqRel) {
-                    return Err(EBUSY);
-                }
-                // SAFETY: `nb` is valid for writes; a zeroed notifier block is a valid one.
-                unsafe {
-                    nb.write(pin_init::zeroed());
-                    (*nb).notifier_call = Some(Self::notifier_call);
-                }
-                // SAFETY: `nb` is pinned and stays registered until `drop`.
-                let ret = unsafe { bindings::register_netdevice_notifier(nb) };
-                if ret != 0 {
-                    REGISTERED.store(false, Ordering::Release);
-                }
-                to_result(ret)
+impl<T: RxChannel> Channels<T> {
+    /// The storage of the channels of `T`; to be used as the initialiser of a `static`.
+    pub const fn new() -> Self {
+        Self {
+            // INVARIANT: `Channel<T>`'s operations.
+            ops: bindings::vj_channel_ops {
+                get_buffer: Some(Channel::<T>::get_buffer_c),
+                netif_rx: Some(Channel::<T>::netif_rx_c),
+                put_buffer: Some(Channel::<T>::put_buffer_c),
+                match_: Some(Channel::<T>::match_c),
+                deliver: Some(Channel::<T>::deliver_c),
+                count_drop: Some(Channel::<T>::count_drop_c),
+            },
+            nb: Opaque::new(bindings::notifier_block {
+                notifier_call: Some(Self::notifier_call),
+                next: ptr::null_mut(),
+                priority: 0,
             }),
-            _p: PhantomData,
-        })
+            registered: AtomicBool::new(false),
+            _t: PhantomData,
+        }
+    }
+
+    /// Binds channel `ch` to receive queue `qid` of `dev`: drivers see it from now on, lending
+    /// it frames of up to `frame_max` bytes. Fails with `ENODEV` if there is no
+    /// [`Registration`] of `self`, `EBUSY` if `ch` was attached through another [`Channels`]
+    /// or a channel is bound to the queue, `EINVAL` if `dev` has no such queue, `EMSGSIZE` if a
+    /// frame of the device's MTU does not fit `frame_max`, and with the driver's error.
+    ///
+    /// The binding holds a reference to the channel until [`Channel::detach`], until the device
+    /// is unregistered or the [`Registration`] is dropped: then [`RxChannel::unbound`] is called.
+    pub fn attach(
+        &'static self,
+        ch: Arc<Channel<T>>,
+        _rtnl: &Rtnl,
+        dev: &NetDevice,
+        qid: u32,
+        frame_max: u32,
+    ) -> Result {
+        // Under RTNL: a `Registration` dropped after this check unregisters the notifier under
+        // RTNL after this attachment, and the unregistration unbinds it.
+        if !self.registered.load(Ordering::Acquire) {
+            return Err(ENODEV);
+        }
+        let raw = Arc::into_raw(ch).cast_mut();
+        let head = raw.cast::<bindings::vj_channel>();
+        // SAFETY: `raw` points to a live channel whose head is its first field (type invariant);
+        // its `ops` are written only under RTNL, which the caller holds.
+        let ops = unsafe { (*head).ops };
+        let ret = if ops.is_null() || ptr::eq(ops, &self.ops) {
+            // SAFETY: As above; `ops` is written only while null, before any driver sees the
+            // channel, and drivers read `frame_max` only in their `setup`, under RTNL.
+            unsafe {
+                if ops.is_null() {
+                    // INVARIANT: first attached, through `self`.
+                    (*head).ops = &self.ops;
+                }
+                (*head).frame_max = frame_max;
+            }
+            // SAFETY: `dev` is valid and RTNL is held; `head` is the `struct vj_channel` of a
+            // live channel, kept alive by the reference the slot now owns.
+            unsafe { bindings::vj_rx_channel_attach(dev.as_ptr(), qid, head) }
+        } else {
+            EBUSY.to_errno()
+        };
+        if ret != 0 {
+            // SAFETY: The slot did not take the reference made by `into_raw` above.
+            drop(unsafe { Arc::from_raw(raw) });
+        }
+        to_result(ret)
     }
 
     /// # Safety
     ///
-    /// Called by the netdevice notifier chain, under RTNL, with `ptr` a
-    /// `struct netdev_notifier_info`.
+    /// Called by the netdevice notifier chain, under RTNL, with `nb` the `nb` of a `Channels<T>`
+    /// and `ptr` a `struct netdev_notifier_info`.
     unsafe extern "C" fn notifier_call(
-        _nb: *mut bindings::notifier_block,
+        nb: *mut bindings::notifier_block,
         event: c_ulong,
         ptr: *mut c_void,
     ) -> c_int {
         if event != bindings::netdev_cmd_NETDEV_UNREGISTER as c_ulong {
             return bindings::NOTIFY_DONE as c_int;
         }
+        // SAFETY: `nb` is the `nb` field of a `Channels<T>`, which lives in a `static`.
+        let this = unsafe {
+            &*nb.cast::<u8>()
+                .sub(core::mem::offset_of!(Self, nb))
+                .cast::<Self>()
+        };
         // SAFETY: `ptr` is a `struct netdev_notifier_info` of a valid device.
         let dev = unsafe { bindings::netdev_notifier_info_to_dev(ptr.cast()) };
         // SAFETY: `dev` is valid during the callback.
         let queues = unsafe { bindings::vj_num_rx_queues(dev) };
         for qid in 0..queues {
             // SAFETY: `dev` is valid and RTNL is held.
-            let ch = unsafe { bindings::vj_rx_channel_detach(dev, qid) };
-            if ch.is_null() {
+            let ch = unsafe { bindings::vj_rx_channel_rtnl(dev, qid) };
+            // SAFETY: A channel in a slot is a live `struct vj_channel`; its `ops` are written
+            // only under RTNL, which is held.
+            if ch.is_null() || !ptr::eq(unsafe { (*ch).ops }, &this.ops) {
                 continue;
             }
-            // SAFETY: Only `Channel::<T>::attach` fills the slots (there is one `Registration`
-            // and one channel type), so `ch` is the head of a `Channel<T>` whose reference the
-            // slot held; `dev` is valid.
+            // SAFETY: `dev` is valid and RTNL is held; the slot holds `ch`.
+            let ch = unsafe { bindings::vj_rx_channel_detach(dev, qid) };
+            // SAFETY: Its `ops` are `this.ops`, so `ch` was attached by `this.attach()` (type
+            // invariant of `Channel`), which made the slot own a reference to a `Channel<T>`.
             let ch = unsafe { Arc::from_raw(ch.cast::<Channel<T>>()) };
             // SAFETY: Always allowed in process context; after it, no driver uses `ch` through
             // the slot.
@@ -416,11 +578,47 @@ impl<T: RxChannel> Registration<T> {
     }
 }
 
-#[pinned_drop]
-impl<T: RxChannel> PinnedDrop for Registration<T> {
-    fn drop(self: Pin<&mut Self>) {
-        // SAFETY: `nb` was registered in `new` (type invariant).
-        unsafe { bindings::unregister_netdevice_notifier(self.nb.get()) };
-        REGISTERED.store(false, Ordering::Release);
+impl<T: RxChannel> Default for Channels<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The channels of `T` at work: [`Channels::attach`] binds them, and they are unbound from
+/// devices that go away, until this is dropped, which unbinds every one of them.
+///
+/// # Invariants
+///
+/// `channels.nb` is registered as a netdevice notifier from creation until drop.
+pub struct Registration<T: RxChannel> {
+    channels: &'static Channels<T>,
+}
+
+impl<T: RxChannel> Registration<T> {
+    /// Registers the notifier of `channels`; `EBUSY` if it is registered already.
+    pub fn register(channels: &'static Channels<T>) -> Result<Self> {
+        if channels.registered.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        // SAFETY: `nb` lives in a `static` (never moved), is initialised, and is not registered
+        // (`registered` was false).
+        let ret = unsafe { bindings::register_netdevice_notifier(channels.nb.get()) };
+        if ret != 0 {
+            channels.registered.store(false, Ordering::Release);
+        }
+        to_result(ret)?;
+        // INVARIANT: registered just above.
+        Ok(Self { channels })
+    }
+}
+
+impl<T: RxChannel> Drop for Registration<T> {
+    fn drop(&mut self) {
+        // No attachment from now on; those made before are unbound below.
+        self.channels.registered.store(false, Ordering::Release);
+        // Unregistering replays NETDEV_UNREGISTER for every device to the notifier (under
+        // RTNL), which unbinds every channel attached through `self.channels`.
+        // SAFETY: `nb` is registered (type invariant).
+        unsafe { bindings::unregister_netdevice_notifier(self.channels.nb.get()) };
     }
 }

@@ -9,7 +9,10 @@
 //! which the core calls without a context pointer, can find them. A [`Registration`] registers
 //! the family with the networking core and unregisters it when dropped.
 //!
-//! Operations a [`Socket`] does not implement get the core's `sock_no_*` behaviour.
+//! Operations a [`Socket`] does not implement get the core's `sock_no_*` behaviour, except
+//! sending and receiving data: a family without them carries none through `send`/`recv`/
+//! `read`/`write`, which fail at once with `EINVAL` (not `EOPNOTSUPP`, which io_uring takes
+//! for "try again when ready").
 //!
 //! C headers: [`include/linux/net.h`](srctree/include/linux/net.h),
 //! [`include/net/sock.h`](srctree/include/net/sock.h).
@@ -48,12 +51,6 @@ use core::{
         Ordering, //
     }, //
 };
-
-/// `AF_VJCHAN`: Van Jacobson network channels.
-pub const AF_VJCHAN: u16 = bindings::AF_VJCHAN as u16;
-
-/// `SOL_VJCHAN`: the socket option level of `AF_VJCHAN`.
-pub const SOL_VJCHAN: i32 = bindings::SOL_VJCHAN as i32;
 
 /// The type of a socket (`SOCK_*`), the second argument of `socket(2)`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -281,9 +278,11 @@ impl Sock {
     pub fn data_ready(&self) {
         let sk = self.0.get();
         // SAFETY: By the type invariant `sk` is valid; `sk_data_ready` is set by
-        // `sock_init_data()` before the socket is visible, and family code only ever replaces it
-        // with another valid callback.
-        if let Some(f) = unsafe { (*sk).sk_data_ready } {
+        // `sock_init_data()` before the socket is visible, and code that replaces it (a BPF
+        // sockmap, a kernel user) only ever stores another valid callback, with `WRITE_ONCE`:
+        // so it is read once, with `READ_ONCE` semantics.
+        let cb = unsafe { ptr::read_volatile(&raw const (*sk).sk_data_ready) };
+        if let Some(f) = cb {
             // SAFETY: `sk` is valid and `f` is its data-ready callback.
             unsafe { f(sk) };
         }
@@ -747,6 +746,30 @@ impl<T: Socket> SocketVTable<T> {
         })
     }
 
+    /// `sendmsg` of a family that carries no data through the socket calls: `EINVAL`, as
+    /// `write(2)` on "an object unsuitable for writing". Not `EOPNOTSUPP` (`sock_no_sendmsg()`):
+    /// io_uring takes `EOPNOTSUPP` from a non-blocking attempt for "try again once the file is
+    /// ready" and waits for a readiness that never comes, so an `IORING_OP_WRITE` would never
+    /// complete.
+    extern "C" fn no_data_sendmsg(
+        _sock: *mut bindings::socket,
+        _msg: *mut bindings::msghdr,
+        _len: usize,
+    ) -> c_int {
+        EINVAL.to_errno()
+    }
+
+    /// `recvmsg` of a family that carries no data through the socket calls: `EINVAL`; see
+    /// [`Self::no_data_sendmsg`].
+    extern "C" fn no_data_recvmsg(
+        _sock: *mut bindings::socket,
+        _msg: *mut bindings::msghdr,
+        _len: usize,
+        _flags: c_int,
+    ) -> c_int {
+        EINVAL.to_errno()
+    }
+
     const OPS: bindings::proto_ops = bindings::proto_ops {
         family: T::FAMILY as c_int,
         owner: this_module::<T::OwnerModule>().as_ptr(),
@@ -774,8 +797,8 @@ impl<T: Socket> SocketVTable<T> {
         } else {
             None
         },
-        sendmsg: Some(bindings::sock_no_sendmsg),
-        recvmsg: Some(bindings::sock_no_recvmsg),
+        sendmsg: Some(Self::no_data_sendmsg),
+        recvmsg: Some(Self::no_data_recvmsg),
         mmap: if T::HAS_MMAP {
             Some(Self::mmap)
         } else {

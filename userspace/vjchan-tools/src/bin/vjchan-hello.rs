@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         libc::socket(
             family,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            vjchan_uapi::VJCHAN_PROTO_DEFAULT,
+            vjchan_uapi::VJ_PROTO_DEFAULT,
         )
     };
     if fd < 0 {
