@@ -2160,11 +2160,11 @@ static bool sleeps_in_poll(pid_t pid)
 			p = strrchr(buf, ')');
 			ok = p && p[1] == ' ' && p[2] == 'S';
 		} else {
-			ok = sscanf(buf, "%ld", &nr) == 1 && (nr == SYS_ppoll
+			nr = strtol(buf, &p, 10);
+			ok = p != buf && nr == SYS_ppoll;
 #ifdef SYS_poll
-							     || nr == SYS_poll
+			ok = ok || (p != buf && nr == SYS_poll);
 #endif
-							     );
 		}
 	}
 	return ok;
