@@ -11,8 +11,9 @@ bad=0
 for p in "$REPO"/patches/[0-9][0-9][0-9][0-9]-*.patch; do
 	case $(basename "$p") in 0000-*) continue ;; esac
 	# FILE_PATH_CHANGES asks whether MAINTAINERS needs updating for new
-	# files: they are covered (rust/kernel/net/ by NETWORKING [GENERAL], the
-	# rest by the VJCHAN entry of patch 3).
+	# files: they are covered (rust/kernel/net/{socket,device}.rs and the
+	# generic helpers by NETWORKING [GENERAL], shared.rs by MEMORY MANAGEMENT
+	# - RUST, the rest by the VJCHAN entry that patch 4 starts).
 	out=$(perl scripts/checkpatch.pl --strict --quiet --show-types \
 		--ignore FILE_PATH_CHANGES "$p" 2>&1) || true
 	if [ -n "$out" ]; then

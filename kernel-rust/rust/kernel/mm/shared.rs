@@ -102,9 +102,10 @@ impl Drop for MemlockCharge {
 ///
 /// # Invariants
 ///
-/// Every page in `pages` is zeroed when allocated and owned by `self`; the memory of the pages
-/// is only accessed by the kernel through the methods of this type, which never create a Rust
-/// reference to it.
+/// Every page in `pages` is zeroed when allocated and owned by `self`. Through this type the
+/// kernel accesses the memory of the pages only with atomic loads and stores and volatile byte
+/// loads, never through a Rust reference; the pages may also be written by user space, by
+/// devices (DMA) and by C code given a pointer with [`SharedPages::with_raw`], at any time.
 pub struct SharedPages {
     pages: KVec<Page>,
     /// Released after the pages (fields drop in order).
@@ -196,10 +197,11 @@ impl SharedPages {
             return Err(EINVAL);
         }
         self.with_ptr(offset, size_of::<T>(), |p| {
-            // SAFETY: `p` is valid and aligned for a `T` for the duration of the closure. The
-            // kernel accesses this memory only atomically or by byte copies that tolerate
-            // concurrent writes (the type invariant); user space is outside the kernel's memory
-            // model and can only make the loaded value arbitrary, which every `T` here accepts.
+            // SAFETY: `p` is valid and aligned for a `T` for the duration of the closure, and
+            // no Rust reference to the memory exists (type invariant). Other writers (user
+            // space, devices, C copies) are outside Rust's memory model, like the other side of
+            // `READ_ONCE()`/`WRITE_ONCE()`: they can only make a loaded value arbitrary, which
+            // every `T` here (an integer) accepts.
             f(unsafe { Atomic::from_ptr(p.cast::<T>()) })
         })
     }
@@ -234,9 +236,11 @@ impl SharedPages {
             let dst = buf.get_mut(done..done + chunk).ok_or(EINVAL)?;
             self.with_ptr(offset, chunk, |src| {
                 for (i, d) in dst.iter_mut().enumerate() {
-                    // SAFETY: `src + i` is within the `chunk` bytes `with_ptr` checked. A
-                    // volatile byte load: user space may write the byte concurrently, the kernel
-                    // never does while it reads (the type invariant).
+                    // SAFETY: `src + i` is within the `chunk` bytes `with_ptr` checked, and no
+                    // Rust reference to the memory exists (type invariant). The byte may be
+                    // written concurrently (user space, a device, a C copy into the buffer): a
+                    // volatile `u8` load cannot tear, and whatever value it returns is a valid
+                    // `u8`, taken as the snapshot's byte.
                     *d = unsafe { ptr::read_volatile(src.add(i)) };
                 }
             })?;

@@ -232,14 +232,19 @@ impl<T: RxChannel> Channel<T> {
 
     /// # Safety
     ///
-    /// Called by a driver through `vj_get_buffer()`, with `ch` from `vj_rx_channel()` within
-    /// the same RCU read-side critical section and `buf` valid for writes.
+    /// Called by a driver through `vj_get_buffer()` with `buf` valid for writes and `ch` a
+    /// channel it may use: either found with `vj_rx_channel()` in the RCU read-side critical
+    /// section the call is made in, or handed to the driver's `setup` when it was bound and
+    /// not yet unbound (`setup(NULL)` has not returned).
     unsafe extern "C" fn get_buffer_c(
         ch: *mut bindings::vj_channel,
         buf: *mut bindings::vj_buf,
     ) -> c_int {
-        // SAFETY: A channel found through a queue slot lives until an RCU grace period after it
-        // is detached, and the caller is in a read-side critical section.
+        // SAFETY: The slot's reference keeps the channel alive while it is bound. Unbinding
+        // (`Channel::detach`, the notifier) calls the driver's `setup(NULL)`, after which the
+        // driver no longer uses the pointer `setup` got, then waits for an RCU grace period,
+        // after which no read-side section that found it in the slot is left, and only then
+        // drops that reference. Either way the caller's `ch` is live during the call.
         let this = unsafe { Self::from_head(ch) };
         match this.data.get_buffer() {
             Some(b) => {
