@@ -78,21 +78,32 @@ struct vj_rx_meta {
 /* @rxhash holds the flow hash. */
 #define VJ_RX_META_RXHASH	BIT(1)
 
-/* What vj_netif_rx() and vj_rx_skb() did with a frame. */
+/**
+ * enum vj_rx_result - what vj_netif_rx() and vj_rx_skb() did with a frame
+ * @VJ_RX_RING: published to the channel's ring, no copy
+ * @VJ_RX_STACK: matched no filter: a copy went to the stack
+ * @VJ_RX_DROP: dropped (bad length, no memory, policy); counted
+ * @VJ_RX_PASS: vj_rx_skb(): not the channel's, the skb is still the
+ *	driver's, untouched
+ */
 enum vj_rx_result {
-	VJ_RX_RING,	/* published to the channel's ring, no copy */
-	VJ_RX_STACK,	/* matched no filter: a copy went to the stack */
-	VJ_RX_DROP,	/* dropped (bad length, no memory, policy); counted */
-	VJ_RX_PASS,	/* vj_rx_skb(): not the channel's, the skb is still
-			 * the driver's, untouched
-			 */
+	VJ_RX_RING,
+	VJ_RX_STACK,
+	VJ_RX_DROP,
+	VJ_RX_PASS,
 };
 
-/* Why the C side of a channel dropped a frame it had taken (counted). */
+/**
+ * enum vj_rx_drop - why the C side of a channel dropped a frame it had taken
+ *	(counted)
+ * @VJ_RX_DROP_NOMEM: no memory for a copy or a segment
+ * @VJ_RX_DROP_LENGTH: does not fit a buffer, or malformed
+ * @VJ_RX_DROP_POLICY: the device's netfilter ingress policy
+ */
 enum vj_rx_drop {
-	VJ_RX_DROP_NOMEM,	/* no memory for a copy or a segment */
-	VJ_RX_DROP_LENGTH,	/* does not fit a buffer, or malformed */
-	VJ_RX_DROP_POLICY,	/* the device's netfilter ingress policy */
+	VJ_RX_DROP_NOMEM,
+	VJ_RX_DROP_LENGTH,
+	VJ_RX_DROP_POLICY,
 };
 
 /* How much of a frame's headers a channel classifies: enough for an
@@ -100,7 +111,20 @@ enum vj_rx_drop {
  */
 #define VJ_RX_HDR_MAX	128
 
-/* The operations of a channel, set by its implementation. */
+/**
+ * struct vj_channel_ops - the operations of a channel, set by its
+ *	implementation
+ * @get_buffer: takes a free buffer of the channel; see vj_get_buffer()
+ * @netif_rx: takes a filled buffer back; see vj_netif_rx()
+ * @put_buffer: takes a buffer back without a frame; see vj_put_buffer()
+ * @match: whether the frame whose first @len bytes (kernel memory, at most
+ *	VJ_RX_HDR_MAX) are @hdr matches one of the channel's filters
+ * @deliver: publishes a frame the kernel wrote into @buf after @match said
+ *	it is the channel's and the policy accepted it; no classification
+ *	again.  A @len of 0 gives the buffer back, counted as a bad length.
+ * @count_drop: counts a frame the C side of the channel dropped, for the
+ *	reason @why
+ */
 struct vj_channel_ops {
 	int (*get_buffer)(struct vj_channel *ch, struct vj_buf *buf);
 	enum vj_rx_result (*netif_rx)(struct vj_channel *ch,
@@ -109,15 +133,8 @@ struct vj_channel_ops {
 				      const struct vj_rx_meta *meta,
 				      struct net_device *dev);
 	void (*put_buffer)(struct vj_channel *ch, const struct vj_buf *buf);
-	/* Whether the frame whose first @len bytes (kernel memory, at most
-	 * VJ_RX_HDR_MAX) are @hdr matches one of the channel's filters.
-	 */
 	bool (*match)(struct vj_channel *ch, const void *hdr,
 		      unsigned int len);
-	/* Publishes a frame the kernel wrote into @buf after match() said
-	 * it is the channel's and the policy accepted it; no classification
-	 * again.  A @len of 0 gives the buffer back, counted as a bad length.
-	 */
 	enum vj_rx_result (*deliver)(struct vj_channel *ch,
 				     const struct vj_buf *buf,
 				     unsigned int len,
@@ -206,6 +223,8 @@ static inline struct vj_channel *vj_rx_channel(struct net_device *dev,
  * its queue and excludes XDP, so they refuse with -EBUSY.
  *
  * Context: RTNL.
+ * Return: true if a channel is bound to one of the queues of @dev from
+ * @first on, false otherwise.
  */
 static inline bool vj_rx_channel_bound_from(struct net_device *dev,
 					    unsigned int first)
@@ -244,6 +263,9 @@ static inline int vj_get_buffer(struct vj_channel *ch, struct vj_buf *buf)
  * The channel owns @buf again whatever the result.
  *
  * Context: any; does not sleep.
+ * Return: VJ_RX_RING if the frame was published to the channel's ring
+ * without a copy, VJ_RX_STACK if it matched no filter and a copy went to
+ * the stack, VJ_RX_DROP if it was dropped (counted).
  */
 static inline enum vj_rx_result vj_netif_rx(struct vj_channel *ch,
 					    const struct vj_buf *buf,
@@ -271,11 +293,20 @@ static inline void vj_put_buffer(struct vj_channel *ch,
  * For the channel implementation (net/vjchan) only.
  */
 
-/* Binds @ch to queue @qid of @dev: -EINVAL if there is no such queue,
- * -EOPNOTSUPP if its driver does not support channels, -EBUSY if a channel
- * is bound to it already, -EMSGSIZE if a frame of the device's MTU (with an
- * Ethernet header and a VLAN tag) does not fit the channel's buffers
- * (@ch->frame_max), or the driver's error.
+/**
+ * vj_rx_channel_attach - bind a channel to a receive queue
+ * @dev: the device
+ * @qid: the receive queue
+ * @ch: the channel
+ *
+ * Binds @ch to queue @qid of @dev.
+ *
+ * Context: RTNL.
+ * Return: 0, or -EINVAL if there is no such queue, -EOPNOTSUPP if its
+ * driver does not support channels, -EBUSY if a channel is bound to it
+ * already, -EMSGSIZE if a frame of the device's MTU (with an Ethernet header
+ * and a VLAN tag) does not fit the channel's buffers (@ch->frame_max), or
+ * the driver's error.
  */
 static inline int vj_rx_channel_attach(struct net_device *dev,
 				       unsigned int qid, struct vj_channel *ch)
@@ -300,7 +331,14 @@ static inline int vj_rx_channel_attach(struct net_device *dev,
 	return 0;
 }
 
-/* The channel bound to queue @qid of @dev, if any. */
+/**
+ * vj_rx_channel_rtnl - the channel bound to a receive queue, if any
+ * @dev: the device
+ * @qid: the receive queue
+ *
+ * Context: RTNL.
+ * Return: the channel bound to queue @qid of @dev, or NULL if none is.
+ */
 static inline struct vj_channel *vj_rx_channel_rtnl(struct net_device *dev,
 						    unsigned int qid)
 {
@@ -310,8 +348,16 @@ static inline struct vj_channel *vj_rx_channel_rtnl(struct net_device *dev,
 	return rtnl_dereference(__netif_get_rx_queue(dev, qid)->vj_chan);
 }
 
-/* Unbinds and returns the channel bound to queue @qid of @dev, if any.  The
- * caller waits for an RCU grace period before it frees the channel.
+/**
+ * vj_rx_channel_detach - unbind the channel of a receive queue
+ * @dev: the device
+ * @qid: the receive queue
+ *
+ * Unbinds the channel bound to queue @qid of @dev, if any.  The caller waits
+ * for an RCU grace period before it frees the channel.
+ *
+ * Context: RTNL.
+ * Return: the channel that was bound, or NULL if none was.
  */
 static inline struct vj_channel *vj_rx_channel_detach(struct net_device *dev,
 						      unsigned int qid)
@@ -329,8 +375,15 @@ static inline struct vj_channel *vj_rx_channel_detach(struct net_device *dev,
 	return ch;
 }
 
-/* Asks the driver of @dev to refill queue @qid from its channel (see
- * vj_driver_ops.kick).  Process context.
+/**
+ * vj_rx_channel_kick - ask a driver to refill a queue from its channel
+ * @dev: the device
+ * @qid: the receive queue
+ *
+ * Asks the driver of @dev to refill queue @qid from its channel (see
+ * &vj_driver_ops.kick).
+ *
+ * Context: process context.
  */
 static inline void vj_rx_channel_kick(struct net_device *dev, unsigned int qid)
 {
@@ -343,19 +396,32 @@ static inline void vj_rx_channel_kick(struct net_device *dev, unsigned int qid)
 		ops->kick(dev, qid);
 }
 
-/* The number of receive queues of @dev that can have a channel. */
+/**
+ * vj_num_rx_queues - how many receive queues of a device can have a channel
+ * @dev: the device
+ *
+ * Return: the number of receive queues of @dev that can have a channel.
+ */
 static inline unsigned int vj_num_rx_queues(const struct net_device *dev)
 {
 	return dev->num_rx_queues;
 }
 
-/* A new skb holding a copy of an Ethernet frame of @hlen + @rlen bytes, as
- * received on @dev (eth_type_trans() done, an in-band VLAN tag taken out as
- * the stack's receive path does): its first @hlen bytes from @head, the
- * rest from @rest.  @head is the kernel's snapshot of the headers a channel
- * classified; @rest may be memory that user space writes concurrently,
- * read once here.  ERR_PTR(-EINVAL) if the frame is shorter than an
- * Ethernet header, ERR_PTR(-ENOMEM) without memory.
+/**
+ * vj_rx_skb_copy - copy a frame into a new skb, as received on a device
+ * @dev: the device
+ * @head: the frame's first @hlen bytes: the kernel's snapshot of the headers
+ *	a channel classified
+ * @hlen: the length of @head
+ * @rest: the rest of the frame; may be memory that user space writes
+ *	concurrently, read once here
+ * @rlen: the length of @rest
+ *
+ * Return: a new skb holding a copy of an Ethernet frame of @hlen + @rlen
+ * bytes, as received on @dev (eth_type_trans() done, an in-band VLAN tag
+ * taken out as the stack's receive path does): its first @hlen bytes from
+ * @head, the rest from @rest.  ERR_PTR(-EINVAL) if the frame is shorter
+ * than an Ethernet header, ERR_PTR(-ENOMEM) without memory.
  */
 static inline struct sk_buff *vj_rx_skb_copy(struct net_device *dev,
 					     const void *head,
@@ -384,8 +450,19 @@ static inline struct sk_buff *vj_rx_skb_copy(struct net_device *dev,
 	return skb;
 }
 
-/* Passes a copy of a frame (see vj_rx_skb_copy()) to the stack as received
+/**
+ * vj_rx_copy_to_stack - pass a copy of a frame to the stack
+ * @dev: the device
+ * @head: the frame's first @hlen bytes, as for vj_rx_skb_copy()
+ * @hlen: the length of @head
+ * @rest: the rest of the frame, as for vj_rx_skb_copy()
+ * @rlen: the length of @rest
+ *
+ * Passes a copy of a frame (see vj_rx_skb_copy()) to the stack as received
  * on @dev.
+ *
+ * Return: 0, or the error of vj_rx_skb_copy(): -EINVAL if the frame is
+ * shorter than an Ethernet header, -ENOMEM without memory.
  */
 static inline int vj_rx_copy_to_stack(struct net_device *dev,
 				      const void *head, unsigned int hlen,
@@ -399,19 +476,32 @@ static inline int vj_rx_copy_to_stack(struct net_device *dev,
 	return 0;
 }
 
-/* Whether @dev has netfilter ingress hooks (nftables netdev or inet ingress
- * chains) that a frame bound for a channel must pass: a static key and a
- * pointer test, so channels pay nothing for policy nobody set.
+/**
+ * vj_rx_nf_ingress_active - whether a device has netfilter ingress hooks
+ * @dev: the device
+ *
+ * Tests whether @dev has netfilter ingress hooks (nftables netdev or inet
+ * ingress chains) that a frame bound for a channel must pass: a static key
+ * and a pointer test, so channels pay nothing for policy nobody set.
+ *
+ * Return: true if @dev has such hooks.
  */
 static inline bool vj_rx_nf_ingress_active(const struct net_device *dev)
 {
 	return nf_hook_ingress_dev_active(dev);
 }
 
-/* Runs the netfilter ingress hooks of @dev on @skb, which is at its network
- * header with its VLAN tag out of band, as the stack's receive path hands it
- * to them.  Returns whether the policy accepts it: on false the skb is gone
- * (dropped, or stolen by a hook).  The caller has bottom halves disabled.
+/**
+ * vj_rx_nf_ingress_skb - run a device's netfilter ingress hooks on an skb
+ * @skb: the frame, at its network header with its VLAN tag out of band, as
+ *	the stack's receive path hands it to the hooks
+ *
+ * Runs the netfilter ingress hooks of the device of @skb (@skb->dev) on
+ * @skb.
+ *
+ * Context: the caller has bottom halves disabled.
+ * Return: whether the policy accepts @skb: on false the skb is gone
+ * (dropped, or stolen by a hook).
  */
 static inline bool vj_rx_nf_ingress_skb(struct sk_buff *skb)
 {
@@ -424,10 +514,22 @@ static inline bool vj_rx_nf_ingress_skb(struct sk_buff *skb)
 	return ret >= 0;
 }
 
-/* Runs the netfilter ingress hooks of @dev on a copy of a frame (see
- * vj_rx_skb_copy()) that a channel of @dev is about to deliver.  Returns 1
- * if the frame may be delivered, 0 if the policy dropped it, -EINVAL if it
- * is shorter than an Ethernet header and -ENOMEM if no copy could be made.
+/**
+ * vj_rx_nf_ingress - run the netfilter ingress hooks on a copy of a frame
+ * @dev: the device
+ * @head: the frame's first @hlen bytes, as for vj_rx_skb_copy()
+ * @hlen: the length of @head
+ * @rest: the rest of the frame, as for vj_rx_skb_copy()
+ * @rlen: the length of @rest
+ *
+ * Runs the netfilter ingress hooks of @dev on a copy of a frame (see
+ * vj_rx_skb_copy()) that a channel of @dev is about to deliver.
+ *
+ * Context: the caller has bottom halves disabled (see
+ * vj_rx_nf_ingress_skb()).
+ * Return: 1 if the frame may be delivered, 0 if the policy dropped it,
+ * -EINVAL if it is shorter than an Ethernet header and -ENOMEM if no copy
+ * could be made.
  */
 static inline int vj_rx_nf_ingress(struct net_device *dev,
 				   const void *head, unsigned int hlen,
@@ -443,10 +545,17 @@ static inline int vj_rx_nf_ingress(struct net_device *dev,
 	return 1;
 }
 
-/* The first bytes of @skb's frame, as they are (or were) on the wire: an
- * out-of-band VLAN tag goes back in after the MAC addresses.  Returns the
- * number of bytes in @hdr (at most VJ_RX_HDR_MAX), 0 if the frame is
- * shorter than an Ethernet header.
+/**
+ * vj_rx_skb_headers - the first bytes of an skb's frame, as on the wire
+ * @skb: the frame
+ * @hdr: filled in with the bytes; room for VJ_RX_HDR_MAX of them
+ *
+ * Copies the first bytes of @skb's frame into @hdr, as they are (or were)
+ * on the wire: an out-of-band VLAN tag goes back in after the MAC
+ * addresses.
+ *
+ * Return: the number of bytes in @hdr (at most VJ_RX_HDR_MAX), 0 if the
+ * frame is shorter than an Ethernet header.
  */
 static inline unsigned int vj_rx_skb_headers(const struct sk_buff *skb,
 					     u8 *hdr)
@@ -473,10 +582,20 @@ static inline unsigned int vj_rx_skb_headers(const struct sk_buff *skb,
 	return n + off;
 }
 
-/* Delivers one frame (not GSO) that the channel took: the checksum is
+/**
+ * __vj_rx_skb_one - deliver one frame that a channel took
+ * @ch: the channel
+ * @skb: the frame (not GSO), at its Ethernet header
+ * @dev: the receiving device
+ *
+ * Delivers one frame (not GSO) that the channel took: the checksum is
  * finished, the netfilter ingress policy of @dev applied, the VLAN tag put
  * back in the frame, and the frame copied into a buffer of the channel
  * (for a device without DMA, the copy stands for it).  Consumes @skb.
+ *
+ * Context: as for vj_rx_skb().
+ * Return: VJ_RX_RING if the frame was published to the ring, VJ_RX_DROP if
+ * it was dropped (counted).
  */
 static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
 						struct sk_buff *skb,
@@ -574,6 +693,10 @@ dropped:
  *
  * Context: softirq or with bottom halves disabled, in an RCU read-side
  * critical section.
+ * Return: VJ_RX_PASS if the frame matched no filter (the skb is still the
+ * driver's); VJ_RX_RING if it, or for a GSO frame at least one of its
+ * segments, was published to the ring; VJ_RX_DROP if it was dropped
+ * (counted).
  */
 static inline enum vj_rx_result vj_rx_skb(struct vj_channel *ch,
 					  struct sk_buff *skb,
