@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: the host tier first, then the kernel build (and, when the
-# series changed, a build after each of its patches) and the guest tier.
+# Every test: the host tier first, then the kernel build, the guest tier,
+# and, when the series changed, a build after each of its patches (last,
+# within the CI time budget).
 # Prints each stage's wall time and ends with 'N passed, N failed'.
 . "$(dirname "$0")/lib.sh"
 t0=$(date +%s)
@@ -29,10 +30,6 @@ run host-checks "$CI_DIR/host-checks.sh"
 run tree "$CI_DIR/tree.sh"
 run config "$CI_DIR/config.sh"
 run build "$CI_DIR/build.sh"
-# Every patch of the series builds on its own: only when patches/ (or what
-# a build depends on) changed since it last passed (ci/check-series-builds.sh
-# keeps the stamp); VJCHAN_SERIES_BUILDS=1 forces it, =0 leaves it out.
-run series-builds "$CI_DIR/check-series-builds.sh" --if-changed
 run kernel-rust-checks "$CI_DIR/kernel-checks.sh"
 run compiled-away "$CI_DIR/check-compiled-away.sh"
 run plant-oops "$CI_DIR/plant-oops.sh"
@@ -50,6 +47,21 @@ if [ "${VJCHAN_SKIP_DEBUG:-0}" != 1 ]; then
 	run "build(debug)" env VJCHAN_VARIANT=debug "$CI_DIR/build.sh"
 	guest_tests debug
 fi
+# Every patch of the series builds on its own: only when patches/ (or what
+# a build depends on) changed since it last passed (ci/check-series-builds.sh
+# keeps the stamp); VJCHAN_SERIES_BUILDS=1 forces it, =0 leaves it out.  It
+# runs last, after the guests, with a deadline that keeps the whole run
+# inside VJCHAN_CI_MINUTES (85; CI stops a run at 90): when the time is
+# spent it stops between two builds and says so (exit 3, not verified, no
+# stamp: the next run tries again); a build that fails fails the run.
+deadline=$((t0 + ${VJCHAN_CI_MINUTES:-85} * 60))
+src=0
+VJCHAN_SERIES_DEADLINE=$deadline timed series-builds "$CI_DIR/check-series-builds.sh" --if-changed || src=$?
+case $src in
+0) ;;
+3) echo "warning: series builds not verified in this run (time budget); they run again next time" ;;
+*) rc=1; echo "series builds FAILED (rc=$src)" ;;
+esac
 echo "== stage timings =="
 printf '%s\n' "${timings[@]}"
 echo "total $(( $(date +%s) - t0 ))s"
