@@ -20,7 +20,10 @@
  * request frames (EtherType 0x88b5, payload "VJMQ" | op | 0 | id | count |
  * port, big endian), for a burst of IPv4/UDP frames of distinct flows (the
  * host's tap spreads them over both queues) or for the offloads of its tap,
- * which follow the guest offloads the guest driver sets.
+ * which follow the guest offloads the guest driver sets; or for traffic of
+ * the host's own stack through the tap, from 10.78.0.1: a TCP stream of a
+ * known pattern (op 3) or UDP datagrams (op 4), answered with the bytes or
+ * datagrams sent.
  *
  * Without its NIC (ci/boot.sh run by hand) or its prerequisite, each
  * fixture's tests skip.
@@ -98,6 +101,19 @@
 #define MQ_REQ_LEN	60
 #define MQ_QUIET_MS	1500		/* no frame of a burst for this long: it is over */
 #define MQ_TRIES	3
+#define MQ_OP_TCP	3		/* the host's TCP stack sends a stream */
+#define MQ_OP_UDP	4		/* the host's UDP stack sends datagrams */
+#define MQ_ADDR_HOST	"10.78.0.1"	/* the host's side of the tap (ops 3, 4) */
+#define MQ_TCP_PORT	7101		/* the stream's destination port */
+#define MQ_OTHER_PORT	7102		/* a filter that matches none of the traffic */
+#define MQ_TCP_BYTES	(384 * 1024)
+#define MQ_UDP_N	64
+#define MQ_UDP_MAX	1472		/* datagram i: MQ_UDP_MAX - (i * 97) % 1450 bytes */
+#define MQ_STREAM_S	60		/* for a whole stream or burst */
+#define MQ_STREAM_TIMEOUT 150
+#define MQ_GUEST_ISN	0x10000000U	/* the sequence number the ring receiver starts at */
+#define MQ_WINDOW	65535		/* the window it offers (no scaling) */
+#define MQ_MSS		1460
 
 #define XDP_TIMEOUT	60
 #define MQ_TIMEOUT	120
@@ -1057,14 +1073,14 @@ static __u32 get_be32(const __u8 *p)
 	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
 }
 
-static void mq_request(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
-		       __u8 op, __u32 count)
+/* Sends request self->id of @op to the peer, for @port (and from @sport, ops 3 and 4). */
+static void mq_request_to(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
+			  __u8 op, __u32 count, __u16 port, __u16 sport)
 {
 	struct pollfd pfd = { .fd = self->req, .events = POLLOUT };
 	__u8 buf[MQ_REQ_LEN] = { 0 };
 	ssize_t n;
 
-	self->id++;
 	memset(buf, 0xff, ETH_ALEN);
 	memcpy(buf + ETH_ALEN, self->mac, ETH_ALEN);
 	put_be16(buf + 12, ETH_P_MQREQ);
@@ -1072,10 +1088,19 @@ static void mq_request(struct __test_metadata *_metadata, struct _test_data_vnet
 	buf[ETH_HLEN + 4] = op;
 	put_be16(buf + ETH_HLEN + 6, self->id);
 	put_be32(buf + ETH_HLEN + 8, count);
-	put_be16(buf + ETH_HLEN + 12, MQ_PORT);
+	put_be16(buf + ETH_HLEN + 12, port);
+	put_be16(buf + ETH_HLEN + 14, sport);
 	ASSERT_EQ(1, poll(&pfd, 1, WAIT_MS)) TH_LOG("packet socket not writable");
 	n = send(self->req, buf, sizeof(buf), 0);
 	ASSERT_EQ((ssize_t)sizeof(buf), n) TH_LOG("send request: %s", strerror(errno));
+}
+
+/* A new request of @op for MQ_PORT. */
+static void mq_request(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
+		       __u8 op, __u32 count)
+{
+	self->id++;
+	mq_request_to(_metadata, self, op, count, MQ_PORT, 0);
 }
 
 /* The flow number of a payload of the peer's answer to the last request,
@@ -1614,6 +1639,573 @@ TEST_F_TIMEOUT(vnet_mq, guest_offloads_off_while_bound, MQ_TIMEOUT)
 	ASSERT_EQ(0, mq_features(_metadata, self, &tso, &csum));
 	EXPECT_EQ(tso0, tso) TH_LOG("TSO not restored after close");
 	EXPECT_EQ(csum0, csum) TH_LOG("checksum offload not restored after close");
+}
+
+/*
+ * Ordinary traffic of the host's own stack through a bound queue (issue 10,
+ * item 1, on virtio-net): a TCP stream and UDP datagrams that the host sends
+ * through its tap with the offloads the tap has (TSO and checksum offload,
+ * as the guest driver enables them).  Bind clears the guest offloads, so the
+ * host's tap must segment and checksum: every frame the device writes is a
+ * complete frame of at most MTU + 14 bytes.  The flow's frames all go to one
+ * tap queue, chosen by the host: a channel is bound on each queue pair.
+ */
+
+/* A channel with one IPv4 filter for @proto to @port on each queue pair. */
+static void mq_channels(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
+			__u8 proto, __u16 port, int fd[2], struct vj_ring r[2])
+{
+	struct vj_filter f = vj_port_filter(AF_INET, proto, port);
+	__u32 q;
+
+	for (q = 0; q < 2; q++) {
+		fd[q] = vj_open();
+		ASSERT_LE(0, fd[q]) TH_LOG("socket(PF_VJCHAN): %s", strerror(errno));
+		ASSERT_EQ(0, vj_filter_op(fd[q], VJ_ADD_FILTER, &f))
+			TH_LOG("VJ_ADD_FILTER: %s", strerror(errno));
+		ASSERT_EQ(0, vj_bind_queue(fd[q], self->ifindex, q))
+			TH_LOG("bind %s queue %u: %s", self->ifname, q, strerror(errno));
+		ASSERT_EQ(0, vj_ring_map(fd[q], &r[q])) TH_LOG("map the ring: %s", strerror(errno));
+	}
+}
+
+static void mq_channels_close(struct __test_metadata *_metadata, int fd[2], struct vj_ring r[2])
+{
+	int q;
+
+	for (q = 0; q < 2; q++) {
+		vj_ring_unmap(&r[q]);
+		EXPECT_EQ(0, close(fd[q]));
+	}
+}
+
+/* The sum of both channels' statistics. */
+static void mq_stats(struct __test_metadata *_metadata, int fd[2], struct vj_statistics *sum)
+{
+	struct vj_statistics st;
+	int q;
+
+	memset(sum, 0, sizeof(*sum));
+	for (q = 0; q < 2; q++) {
+		ASSERT_EQ(0, vj_read_stats(fd[q], &st)) TH_LOG("VJ_STATISTICS: %s",
+							       strerror(errno));
+		TH_LOG("queue %d: rx_packets %llu rx_stack %llu rx_copies %llu", q,
+		       (unsigned long long)st.rx_packets, (unsigned long long)st.rx_stack,
+		       (unsigned long long)st.rx_copies);
+		TH_LOG("queue %d: rx_ring_full %llu rx_bad_length %llu rx_nomem %llu", q,
+		       (unsigned long long)st.rx_ring_full, (unsigned long long)st.rx_bad_length,
+		       (unsigned long long)st.rx_nomem);
+		sum->rx_packets += st.rx_packets;
+		sum->rx_stack += st.rx_stack;
+		sum->rx_copies += st.rx_copies;
+		sum->rx_ring_full += st.rx_ring_full;
+		sum->rx_bad_length += st.rx_bad_length;
+	}
+}
+
+/* The descriptor of index @idx. */
+static struct vj_desc mq_desc(const struct vj_ring *r, __u32 idx)
+{
+	const struct vj_ring_offsets *o = &r->off;
+	struct vj_desc d;
+
+	memcpy(&d, r->map + o->desc + (size_t)(idx & (o->nr_slots - 1)) * o->desc_size,
+	       sizeof(d));
+	return d;
+}
+
+/* What the checks of a ring's frames saw. */
+struct mq_ring_seen {
+	__u32 frames;		/* frames taken from the rings */
+	__u32 bad;		/* of them, incomplete or wrong */
+	__u32 csum_ok;		/* with VJ_DESC_F_CSUM_OK */
+	__u32 longest;
+};
+
+/*
+ * Checks frame @idx of ring @r: IPv4/@proto to @port from MQ_ADDR_HOST, no
+ * VLAN tag, at most @mtu + 14 bytes, both checksums complete and valid, and
+ * descriptor flags that are consistent (no time stamp, none asked for; a
+ * hash only with VJ_DESC_F_RXHASH; VJ_DESC_F_CSUM_OK may be set, the checksum
+ * is checked either way).  NULL, or what is wrong; the frame parsed in @fi.
+ */
+static const char *mq_ring_frame(const struct vj_ring *r, __u32 idx, int mtu, __u8 proto,
+				 __u16 port, struct frame_info *fi, struct mq_ring_seen *seen)
+{
+	struct vj_desc d = mq_desc(r, idx);
+	struct in_addr host;
+	const __u8 *f;
+	__u32 len;
+
+	seen->frames++;
+	f = vj_ring_frame(r, idx, &len);
+	if (!f)
+		return "bad descriptor";
+	if (len > seen->longest)
+		seen->longest = len;
+	if (d.flags & VJ_DESC_F_CSUM_OK)
+		seen->csum_ok++;
+	if (len > (__u32)mtu + ETH_HLEN)
+		return "longer than MTU + 14";
+	if (d.flags & VJ_DESC_F_TSTAMP || d.tstamp)
+		return "a time stamp nobody asked for";
+	if (!(d.flags & VJ_DESC_F_RXHASH) && d.rxhash)
+		return "a hash without VJ_DESC_F_RXHASH";
+	if (frame_parse(f, len, fi))
+		return fi->err;
+	inet_pton(AF_INET, MQ_ADDR_HOST, &host);
+	if (fi->tpid || fi->family != AF_INET || fi->proto != proto || fi->dport != port ||
+	    memcmp(fi->ip + 12, &host, 4))
+		return "not of the flow of the filter";
+	if (frame_csum_check(fi))
+		return d.flags & VJ_DESC_F_CSUM_OK ? "VJ_DESC_F_CSUM_OK on a bad checksum" :
+						     fi->err;
+	return NULL;
+}
+
+/* Byte @k of the stream of request @id (ci/mq-peer.py, op 3). */
+static __u8 mq_stream_byte(__u16 id, __u32 k)
+{
+	__u32 w = (k / 4) ^ ((__u32)id << 16);
+
+	return w >> (24 - 8 * (k % 4));
+}
+
+/* Whether @len bytes at @p are the stream's from offset @off on. */
+static bool mq_stream_ok(__u16 id, __u32 off, const __u8 *p, size_t len)
+{
+	size_t i;
+
+	if (off > MQ_TCP_BYTES || len > MQ_TCP_BYTES - off)
+		return false;
+	for (i = 0; i < len; i++)
+		if (p[i] != mq_stream_byte(id, off + i))
+			return false;
+	return true;
+}
+
+/* The peer's answer to stream request self->id: 0, or -1 if none came in @ms. */
+static int mq_stream_answer(struct _test_data_vnet_mq *self, __u8 op, int ms, __u8 *ok,
+			    __u8 *tso, __u8 *csum, __u32 *sent)
+{
+	struct pollfd pfd = { .fd = self->ans, .events = POLLIN };
+	__u64 end = now_ns() + (__u64)ms * 1000000ULL;
+	__u8 buf[FRAME_MAX];
+	const __u8 *p = buf + ETH_HLEN;
+	ssize_t n;
+
+	while (now_ns() < end) {
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		n = recv(self->ans, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < ETH_HLEN + 16 || get_be16(buf + 12) != ETH_P_MQANS ||
+		    memcmp(p, "VJMQ", 4) || p[4] != op || get_be16(p + 6) != self->id)
+			continue;
+		*ok = p[8];
+		*tso = p[9];
+		*csum = p[10];
+		*sent = get_be32(p + 12);
+		return 0;
+	}
+	return -1;
+}
+
+/* Checks the answer to stream request self->id: the peer sent @want. */
+static void mq_stream_done(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
+			   __u8 op, __u32 want)
+{
+	__u8 ok, tso, csum;
+	__u32 sent;
+
+	ASSERT_EQ(0, mq_stream_answer(self, op, 5000, &ok, &tso, &csum, &sent))
+		TH_LOG("no answer from the peer to request %u (op %u)", self->id, op);
+	TH_LOG("the peer: %s, %u sent; its tap had TSO %s, checksum offload %s",
+	       ok ? "done" : "failed", sent, tso ? "on" : "off", csum ? "on" : "off");
+	EXPECT_EQ(1, ok);
+	EXPECT_EQ(want, sent);
+}
+
+/* The TCP receiver on the rings: what it knows of the connection. */
+struct mq_tcp {
+	__u8 host_mac[ETH_ALEN];
+	__u8 host_ip[4];
+	__u8 guest_ip[4];
+	__u16 sport;		/* the host's port */
+	__u32 irs;		/* the host's initial sequence number */
+	__u32 rcv_nxt;
+	__u32 snd_nxt;
+	__u16 ip_id;
+	bool syn;		/* a SYN came */
+	bool fin;		/* and the FIN, in order */
+	__u32 dup;		/* segments wholly received before */
+	__u32 ooo;		/* segments after a hole */
+	__u32 bad_data;		/* segments whose data is not the stream's */
+	__u32 acks;
+};
+
+/* Sends a segment of the guest's side (no data) with @flags, through self->req. */
+static void mq_tcp_send(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
+			struct mq_tcp *t, __u8 flags)
+{
+	__u8 f[ETH_HLEN + 20 + 24] = { 0 }, pseudo[12];
+	__u8 *ip = f + ETH_HLEN, *tcp = ip + 20;
+	size_t tcplen = flags & 0x02 ? 24 : 20;
+	__u32 sum;
+	ssize_t n;
+
+	memcpy(f, t->host_mac, ETH_ALEN);
+	memcpy(f + ETH_ALEN, self->mac, ETH_ALEN);
+	put_be16(f + 12, ETH_P_IP);
+	ip[0] = 0x45;
+	put_be16(ip + 2, 20 + tcplen);
+	put_be16(ip + 4, t->ip_id++);
+	put_be16(ip + 6, 0x4000);
+	ip[8] = 64;
+	ip[9] = IPPROTO_TCP;
+	memcpy(ip + 12, t->guest_ip, 4);
+	memcpy(ip + 16, t->host_ip, 4);
+	put_be16(ip + 10, ~csum_add_bytes(0, ip, 20) & 0xffff);
+	put_be16(tcp, MQ_TCP_PORT);
+	put_be16(tcp + 2, t->sport);
+	put_be32(tcp + 4, t->snd_nxt);
+	put_be32(tcp + 8, t->rcv_nxt);
+	tcp[12] = (tcplen / 4) << 4;
+	tcp[13] = flags;
+	put_be16(tcp + 14, MQ_WINDOW);
+	if (flags & 0x02) {
+		tcp[20] = 2;		/* MSS */
+		tcp[21] = 4;
+		put_be16(tcp + 22, MQ_MSS);
+	}
+	memcpy(pseudo, ip + 12, 8);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	put_be16(pseudo + 10, tcplen);
+	sum = csum_add_bytes(csum_add_bytes(0, pseudo, sizeof(pseudo)), tcp, tcplen);
+	put_be16(tcp + 16, ~sum & 0xffff);
+	n = send(self->req, f, ETH_HLEN + 20 + tcplen, 0);
+	ASSERT_EQ((ssize_t)(ETH_HLEN + 20 + tcplen), n) TH_LOG("send a segment: %s",
+							       strerror(errno));
+	t->acks++;
+}
+
+/*
+ * Takes one segment of the host's stream from a ring (parsed in @fi, its
+ * frame at @f): the SYN, data, the FIN.  Sets *@reply to the flags of the
+ * segment to answer with.
+ */
+static void mq_tcp_segment(struct _test_data_vnet_mq *self, struct mq_tcp *t, const __u8 *f,
+			   const struct frame_info *fi, __u8 *reply)
+{
+	__u32 off, end;
+	__s32 d;
+
+	if ((fi->tcp_flags & 0x12) == 0x02) {	/* SYN, no ACK */
+		if (!t->syn) {
+			memcpy(t->host_mac, f + ETH_ALEN, ETH_ALEN);
+			memcpy(t->host_ip, fi->ip + 12, 4);
+			memcpy(t->guest_ip, fi->ip + 16, 4);
+			t->sport = fi->sport;
+			t->irs = fi->seq;
+			t->rcv_nxt = fi->seq + 1;
+			t->syn = true;
+		}
+		if (fi->sport == t->sport)
+			*reply |= 0x12;		/* (again) SYN, ACK */
+		return;
+	}
+	if (!t->syn || fi->sport != t->sport)
+		return;
+	if (!fi->paylen && !(fi->tcp_flags & 0x01))
+		return;				/* an ACK of ours */
+	off = fi->seq - t->irs - 1;
+	if (!mq_stream_ok(self->id, off, fi->payload, fi->paylen))
+		t->bad_data++;
+	end = fi->seq + fi->paylen;
+	d = (__s32)(fi->seq - t->rcv_nxt);
+	if (d > 0) {
+		t->ooo++;
+	} else if ((__s32)(end - t->rcv_nxt) < 0 || (!fi->paylen && d < 0)) {
+		t->dup++;
+	} else {
+		t->rcv_nxt = end;
+		if (fi->tcp_flags & 0x01) {
+			t->rcv_nxt++;
+			t->fin = true;
+		}
+	}
+	*reply |= 0x10;				/* ACK */
+}
+
+/*
+ * A bulk TCP stream of the host's stack to a port a channel filters: every
+ * segment goes to the rings, none to the stack.  The test is the receiver:
+ * it answers the SYN and acknowledges what it got through a packet socket
+ * (no scaling, a 64 KiB window), and checks each frame: complete checksums,
+ * no frame over MTU + 14 bytes (the host's tap segmented: bind turned the
+ * guest offloads off), data at its offset in the stream, all of it in order
+ * up to the FIN.
+ */
+TEST_F_TIMEOUT(vnet_mq, tcp_bulk_match_ring_complete, MQ_STREAM_TIMEOUT)
+{
+	struct mq_tcp t = { .snd_nxt = MQ_GUEST_ISN, .ip_id = 1 };
+	struct mq_ring_seen seen = { 0 };
+	struct vj_statistics st;
+	struct frame_info fi;
+	struct vj_ring r[2];
+	int fd[2], q, mtu, tries = 1;
+	__u64 end, asked;
+	const char *why;
+	__u32 got;
+	__u8 reply;
+	bool sent_fin = false;
+
+	mtu = vj_get_mtu(self->ifname);
+	ASSERT_LT(0, mtu);
+	mq_channels(_metadata, self, IPPROTO_TCP, MQ_TCP_PORT, fd, r);
+	self->id++;
+	mq_request_to(_metadata, self, MQ_OP_TCP, MQ_TCP_BYTES, MQ_TCP_PORT, 0);
+	asked = now_ns();
+	end = asked + MQ_STREAM_S * 1000000000ULL;
+	while (!sent_fin && now_ns() < end) {
+		reply = 0;
+		for (q = 0; q < 2; q++) {
+			while (vj_ring_avail(&r[q])) {
+				why = mq_ring_frame(&r[q], r[q].next, mtu, IPPROTO_TCP,
+						    MQ_TCP_PORT, &fi, &seen);
+				if (why) {
+					seen.bad++;
+					EXPECT_EQ(NULL, why) TH_LOG("a frame of queue %d: %s", q,
+								    why);
+				} else {
+					mq_tcp_segment(self, &t, fi.ip - ETH_HLEN, &fi, &reply);
+				}
+				r[q].next++;
+			}
+			vj_ring_release(&r[q]);
+		}
+		if (reply & 0x02) {
+			t.snd_nxt = MQ_GUEST_ISN;
+			mq_tcp_send(_metadata, self, &t, 0x12);
+			t.snd_nxt = MQ_GUEST_ISN + 1;
+		} else if (reply && t.fin) {
+			mq_tcp_send(_metadata, self, &t, 0x11);	/* FIN, ACK */
+			sent_fin = true;
+		} else if (reply) {
+			mq_tcp_send(_metadata, self, &t, 0x10);
+		}
+		if (!t.syn && now_ns() - asked > 3000000000ULL && tries < MQ_TRIES) {
+			/* No SYN: the request may be lost (the peer serves an id once). */
+			tries++;
+			mq_request_to(_metadata, self, MQ_OP_TCP, MQ_TCP_BYTES, MQ_TCP_PORT, 0);
+			asked = now_ns();
+		}
+		if (!reply)
+			usleep(500);
+	}
+	got = t.syn ? t.rcv_nxt - t.irs - 1 - (t.fin ? 1 : 0) : 0;
+	TH_LOG("%u frames in the rings, %u bad, %u with VJ_DESC_F_CSUM_OK, longest %u bytes",
+	       seen.frames, seen.bad, seen.csum_ok, seen.longest);
+	TH_LOG("%u of %u bytes in order, FIN %s; %u duplicate, %u out of order; %u sent",
+	       got, MQ_TCP_BYTES, t.fin ? "seen" : "not seen", t.dup, t.ooo, t.acks);
+	ASSERT_TRUE(t.syn) TH_LOG("no SYN from the host (no ci/mq-peer.py on the tap?)");
+	EXPECT_EQ(0U, seen.bad);
+	EXPECT_EQ(0U, t.bad_data) TH_LOG("segments whose data is not the stream's");
+	EXPECT_EQ((__u32)MQ_TCP_BYTES, got);
+	EXPECT_TRUE(t.fin);
+	mq_stream_done(_metadata, self, MQ_OP_TCP, MQ_TCP_BYTES);
+	mq_stats(_metadata, fd, &st);
+	EXPECT_LE((__u64)seen.frames, st.rx_packets);
+	EXPECT_EQ(0ULL, st.rx_bad_length);
+	mq_channels_close(_metadata, fd, r);
+}
+
+/*
+ * The same stream to a port no filter names (the channels filter another):
+ * it reaches a TCP socket of the guest byte for byte, and the channels
+ * count its frames as passed to the stack (a copy each, on virtio-net).
+ */
+TEST_F_TIMEOUT(vnet_mq, tcp_bulk_nonmatching_reaches_socket, MQ_STREAM_TIMEOUT)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(MQ_TCP_PORT) };
+	struct pollfd pfd = { .events = POLLIN };
+	__u32 got = 0, wrong = 0, i;
+	struct vj_statistics st;
+	int fd[2], lfd, cfd = -1, tries, one = 1;
+	struct vj_ring r[2];
+	__u8 buf[16384];
+	__u64 end;
+	ssize_t n;
+
+	mq_channels(_metadata, self, IPPROTO_TCP, MQ_OTHER_PORT, fd, r);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, lfd);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	inet_pton(AF_INET, MQ_ADDR_GUEST, &sin.sin_addr);
+	ASSERT_EQ(0, bind(lfd, (struct sockaddr *)&sin, sizeof(sin)))
+		TH_LOG("bind tcp %s:%u: %s", MQ_ADDR_GUEST, MQ_TCP_PORT, strerror(errno));
+	ASSERT_EQ(0, listen(lfd, 4));
+	self->id++;
+	pfd.fd = lfd;
+	for (tries = 0; tries < MQ_TRIES && cfd < 0; tries++) {
+		mq_request_to(_metadata, self, MQ_OP_TCP, MQ_TCP_BYTES, MQ_TCP_PORT, 0);
+		if (poll(&pfd, 1, 5000) == 1)
+			cfd = accept(lfd, NULL, NULL);
+	}
+	ASSERT_LE(0, cfd) TH_LOG("no connection from the host (no ci/mq-peer.py on the tap?)");
+	pfd.fd = cfd;
+	end = now_ns() + MQ_STREAM_S * 1000000000ULL;
+	while (now_ns() < end) {
+		if (poll(&pfd, 1, 1000) != 1)
+			continue;
+		n = recv(cfd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			continue;
+		ASSERT_LE(0, n) TH_LOG("recv: %s", strerror(errno));
+		if (!n)
+			break;
+		for (i = 0; i < (__u32)n; i++)
+			if (got + i >= MQ_TCP_BYTES || buf[i] != mq_stream_byte(self->id, got + i))
+				wrong++;
+		got += n;
+	}
+	TH_LOG("%u of %u bytes on the TCP socket, %u wrong", got, MQ_TCP_BYTES, wrong);
+	EXPECT_EQ((__u32)MQ_TCP_BYTES, got);
+	EXPECT_EQ(0U, wrong);
+	close(cfd);
+	close(lfd);
+	mq_stream_done(_metadata, self, MQ_OP_TCP, MQ_TCP_BYTES);
+	mq_stats(_metadata, fd, &st);
+	EXPECT_EQ(0ULL, st.rx_packets) TH_LOG("frames in a ring whose filter names another port");
+	EXPECT_LE((__u64)(MQ_TCP_BYTES / MQ_MSS), st.rx_stack)
+		TH_LOG("the stream's frames not counted as passed to the stack");
+	EXPECT_EQ(st.rx_stack, st.rx_copies);
+	mq_channels_close(_metadata, fd, r);
+}
+
+/* The length of datagram @i of op 4. */
+static size_t mq_udp_len(__u32 i)
+{
+	return MQ_UDP_MAX - (i * 97) % 1450;
+}
+
+/* Datagram @i of the answer to request @id, or -1 (-2: of it, but wrong). */
+static int mq_udp_of(__u16 id, const __u8 *p, size_t len)
+{
+	__u32 i;
+	size_t k;
+
+	if (len < 16 || memcmp(p, "VJMU", 4) || get_be16(p + 4) != id)
+		return -1;
+	i = get_be32(p + 8);
+	if (i >= MQ_UDP_N || len != mq_udp_len(i) || get_be32(p + 12) != len ||
+	    get_be32(p + 16))
+		return -2;
+	for (k = 20; k < len; k++)
+		if (p[k] != (__u8)(k + 7 * i))
+			return -2;
+	return (int)i;
+}
+
+/*
+ * MQ_UDP_N datagrams of the host's UDP stack (1472 bytes down to 23) to the
+ * port of the channels' filter (@match) or to MQ_PORT with the filter on
+ * another port: in the rings, complete and within MTU + 14 bytes, or on the
+ * UDP socket; each datagram once, unchanged.
+ */
+static void mq_udp(struct __test_metadata *_metadata, struct _test_data_vnet_mq *self,
+		   bool match)
+{
+	struct mq_ring_seen seen = { 0 };
+	bool dgram[MQ_UDP_N] = { false };
+	__u32 ring = 0, stack = 0, wrong = 0;
+	struct vj_statistics st;
+	struct frame_info fi;
+	struct vj_ring r[2];
+	int fd[2], q, i, mtu, tries = 1;
+	__u8 buf[FRAME_MAX];
+	const char *why;
+	__u64 last;
+	ssize_t n;
+
+	mtu = vj_get_mtu(self->ifname);
+	ASSERT_LT(0, mtu);
+	mq_channels(_metadata, self, IPPROTO_UDP, match ? MQ_PORT : MQ_OTHER_PORT, fd, r);
+	self->id++;
+	mq_request_to(_metadata, self, MQ_OP_UDP, MQ_UDP_N, MQ_PORT, 0);
+	last = now_ns();
+	while (ring + stack < MQ_UDP_N) {
+		bool got = false;
+
+		for (q = 0; q < 2; q++) {
+			while (vj_ring_avail(&r[q])) {
+				why = mq_ring_frame(&r[q], r[q].next, mtu, IPPROTO_UDP, MQ_PORT,
+						    &fi, &seen);
+				i = why ? -1 : mq_udp_of(self->id, fi.payload, fi.paylen);
+				if (why) {
+					seen.bad++;
+					EXPECT_EQ(NULL, why) TH_LOG("a frame of queue %d: %s", q,
+								    why);
+				} else if (i == -2) {
+					wrong++;
+				} else if (i >= 0 && !dgram[i]) {
+					dgram[i] = true;
+					ring++;
+					got = true;
+				}
+				r[q].next++;
+			}
+			vj_ring_release(&r[q]);
+		}
+		while ((n = recv(self->udp, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+			i = mq_udp_of(self->id, buf, n);
+			if (i == -2) {
+				wrong++;
+			} else if (i >= 0 && !dgram[i]) {
+				dgram[i] = true;
+				stack++;
+				got = true;
+			}
+		}
+		if (got)
+			last = now_ns();
+		if (now_ns() - last > 3000000000ULL) {
+			if (ring + stack || tries >= MQ_TRIES)
+				break;
+			tries++;	/* nothing: the request may be lost */
+			mq_request_to(_metadata, self, MQ_OP_UDP, MQ_UDP_N, MQ_PORT, 0);
+			last = now_ns();
+		}
+		usleep(1000);
+	}
+	TH_LOG("%u datagrams in the rings, %u on the UDP socket, %u wrong", ring, stack, wrong);
+	TH_LOG("%u frames in the rings, %u bad, %u with VJ_DESC_F_CSUM_OK, longest %u bytes",
+	       seen.frames, seen.bad, seen.csum_ok, seen.longest);
+	ASSERT_LT(0U, ring + stack) TH_LOG("nothing from the host (no ci/mq-peer.py on the tap?)");
+	EXPECT_EQ(0U, seen.bad);
+	EXPECT_EQ(0U, wrong);
+	EXPECT_EQ((__u32)(match ? MQ_UDP_N : 0), ring);
+	EXPECT_EQ((__u32)(match ? 0 : MQ_UDP_N), stack);
+	mq_stream_done(_metadata, self, MQ_OP_UDP, MQ_UDP_N);
+	mq_stats(_metadata, fd, &st);
+	if (match) {
+		EXPECT_LE((__u64)MQ_UDP_N, st.rx_packets);
+	} else {
+		EXPECT_EQ(0ULL, st.rx_packets);
+		EXPECT_LE((__u64)MQ_UDP_N, st.rx_stack);
+		EXPECT_EQ(st.rx_stack, st.rx_copies);
+	}
+	mq_channels_close(_metadata, fd, r);
+}
+
+TEST_F_TIMEOUT(vnet_mq, udp_match_ring_complete, MQ_STREAM_TIMEOUT)
+{
+	mq_udp(_metadata, self, true);
+}
+
+TEST_F_TIMEOUT(vnet_mq, udp_nonmatching_reaches_socket, MQ_STREAM_TIMEOUT)
+{
+	mq_udp(_metadata, self, false);
 }
 
 /* Writes @val to @path: 0, or -1 with the write's errno. */
