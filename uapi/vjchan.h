@@ -70,7 +70,8 @@ struct sockaddr_vj {
 #define VJ_FEATURE_NF_INGRESS		(1ULL << 4)	/* netfilter ingress policy applies */
 #define VJ_FEATURE_MEMLOCK		(1ULL << 5)	/* rings charged to RLIMIT_MEMLOCK */
 #define VJ_FEATURE_STATUS		(1ULL << 6)	/* vj_ring_offsets.status is valid */
-#define VJ_FEATURE_RING_SETUP		(1ULL << 7)	/* VJ_RING_SETUP, vj_desc.flags */
+#define VJ_FEATURE_RING_SETUP		(1ULL << 7)	/* VJ_RING_SETUP, nr_bufs and frame_max */
+#define VJ_FEATURE_DESC_FLAGS		(1ULL << 8)	/* vj_desc.flags, rxhash, tstamp */
 
 /* mmap(2) offset of the receive ring. */
 #define VJ_MMAP_OFFSET_RX_RING	0ULL

@@ -1523,7 +1523,7 @@ static int eperm(int ret)
 /*
  * The channel's powers do not go with the file: a bound socket passed over
  * SCM_RIGHTS to a process without capabilities cannot add or delete
- * filters there, nor map the ring.
+ * filters there, map the ring, or set up a ring geometry.
  */
 TEST_F(hygiene, scm_rights_no_caps_filters_and_mmap_eperm)
 {
@@ -1531,6 +1531,7 @@ TEST_F(hygiene, scm_rights_no_caps_filters_and_mmap_eperm)
 		"VJ_ADD_FILTER without capabilities did not fail with EPERM",
 		"VJ_DEL_FILTER without capabilities did not fail with EPERM",
 		"mmap() without capabilities did not fail with EPERM",
+		"VJ_RING_SETUP without capabilities did not fail with EPERM",
 	};
 	struct vj_filter f1 = vj_port_filter(AF_INET, IPPROTO_UDP, PORT_CH);
 	struct vj_filter f2 = vj_port_filter(AF_INET, IPPROTO_TCP, PORT_TCP_CH);
@@ -1547,6 +1548,7 @@ TEST_F(hygiene, scm_rights_no_caps_filters_and_mmap_eperm)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
+		struct vj_ring_setup rs;
 		int fd, bits = 0;
 		void *p;
 
@@ -1562,6 +1564,9 @@ TEST_F(hygiene, scm_rights_no_caps_filters_and_mmap_eperm)
 		p = mmap(NULL, o.mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 			 VJ_MMAP_OFFSET_RX_RING);
 		bits |= (p != MAP_FAILED || errno != EPERM) << 2;
+		memset(&rs, 0, sizeof(rs));
+		bits |= (setsockopt(fd, SOL_VJCHAN, VJ_RING_SETUP, &rs, sizeof(rs)) != -1 ||
+			 errno != EPERM) << 3;
 		_exit(bits);
 	}
 	close(sp[1]);

@@ -772,7 +772,7 @@ TEST_F(ring, features)
 	socklen_t len = sizeof(feat);
 	__u64 want = VJ_FEATURE_RX_RING | VJ_FEATURE_NEED_WAKEUP |
 		     VJ_FEATURE_FILTER_ETHERTYPE | VJ_FEATURE_FILTER_IP |
-		     VJ_FEATURE_RING_SETUP;
+		     VJ_FEATURE_RING_SETUP | VJ_FEATURE_DESC_FLAGS;
 
 	ASSERT_EQ(0, getsockopt(self->fd, SOL_VJCHAN, VJ_FEATURES, &feat, &len))
 		TH_LOG("%s", strerror(errno));

@@ -98,8 +98,12 @@ pub const VJ_FEATURE_NF_INGRESS: u64 = 1 << 4;
 pub const VJ_FEATURE_MEMLOCK: u64 = 1 << 5;
 /// `VJ_FEATURE_STATUS`: [`VJ_FEATURES`] bit: [`RingOffsets::status`] is valid.
 pub const VJ_FEATURE_STATUS: u64 = 1 << 6;
-/// `VJ_FEATURE_RING_SETUP`: [`VJ_FEATURES`] bit: [`VJ_RING_SETUP`], and [`Desc::flags`].
+/// `VJ_FEATURE_RING_SETUP`: [`VJ_FEATURES`] bit: [`VJ_RING_SETUP`], and
+/// [`RingOffsets::nr_bufs`] and [`RingOffsets::frame_max`] are valid.
 pub const VJ_FEATURE_RING_SETUP: u64 = 1 << 7;
+/// `VJ_FEATURE_DESC_FLAGS`: [`VJ_FEATURES`] bit: [`Desc::flags`] (with `rxhash` and `tstamp`)
+/// say what the kernel knows of each frame.
+pub const VJ_FEATURE_DESC_FLAGS: u64 = 1 << 8;
 
 /// `VJ_MMAP_OFFSET_RX_RING`: `mmap(2)` offset of the receive ring.
 pub const VJ_MMAP_OFFSET_RX_RING: u64 = 0;

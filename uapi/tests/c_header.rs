@@ -52,6 +52,7 @@ fn rust_consts() -> Vec<Const> {
         VJ_FEATURE_MEMLOCK,
         VJ_FEATURE_STATUS,
         VJ_FEATURE_RING_SETUP,
+        VJ_FEATURE_DESC_FLAGS,
         VJ_RING_SETUP_F_TSTAMP,
         VJ_RING_SIZE_DEFAULT,
         VJ_RING_SIZE_MAX,

@@ -72,7 +72,30 @@ fn the_default_is_256_pages_on_4k_and_uses_them_all() {
             SIZE_DEFAULT.max(page),
             "1 MiB whatever the page size"
         );
+        // Any buffer size with the default size: a bigger ring when 1 MiB holds fewer than
+        // `SLOTS_MIN` buffers (big pages).
+        let mut b = BUF_SIZE_MIN;
+        while b <= page {
+            let r = Request {
+                buf_size: b as u32,
+                ..Request::default()
+            };
+            let g = Geometry::new(page, r).unwrap_or_else(|e| panic!("page {page} buf {b}: {e:?}"));
+            sound(page, &g);
+            b *= 2;
+        }
     }
+}
+
+#[test]
+fn the_size_needed_for_slots_does_not_overflow() {
+    // 32768 buffers of a 256 KiB page: 8 GiB, over the limit, refused without overflow.
+    let r = Request {
+        nr_slots: SLOTS_MAX as u32,
+        buf_size: 262144,
+        size: 0,
+    };
+    assert_eq!(Geometry::new(262144, r), Err(Invalid::Size));
 }
 
 #[test]
@@ -159,10 +182,43 @@ proptest! {
             if buf_size != 0 {
                 prop_assert_eq!(g.buf_size(), buf_size as usize);
             }
-            if nr_slots == 0 {
-                // The fewest slots that describe every buffer.
-                prop_assert!(g.nr_slots() == SLOTS_MIN || g.nr_slots() / 2 < g.nr_bufs());
+            if nr_slots == 0 && g.nr_slots() > SLOTS_MIN {
+                // The fewest slots that describe every buffer that fits: with half as many,
+                // more buffers would fit than slots describe them.
+                let half = Request {
+                    size: g.size() as u64,
+                    nr_slots: (g.nr_slots() / 2) as u32,
+                    buf_size: g.buf_size() as u32,
+                };
+                prop_assert_eq!(Geometry::new(page, half), Err(Invalid::Buffers));
             }
         }
+    }
+}
+
+#[test]
+fn derived_slots_are_the_fewest_even_when_a_power_of_two_wastes_some() {
+    // Sizes where half the slots would leave more buffers than slots, though the derived ring
+    // has fewer than half as many buffers as slots (found by the proptest above).
+    for size in [540672u64, 4268032] {
+        let g = Geometry::new(
+            4096,
+            Request {
+                size,
+                ..Request::default()
+            },
+        )
+        .unwrap();
+        sound(4096, &g);
+        let half = Request {
+            size,
+            nr_slots: (g.nr_slots() / 2) as u32,
+            buf_size: 0,
+        };
+        assert_eq!(
+            Geometry::new(4096, half),
+            Err(Invalid::Buffers),
+            "size {size}"
+        );
     }
 }

@@ -610,13 +610,19 @@ static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
 	int err;
 
 	if (skb->ip_summed == CHECKSUM_PARTIAL) {
-		err = skb_checksum_help(skb);
+		/* An SCTP CRC32c (csum_not_inet) is finished as a CRC, not as
+		 * an Internet checksum; only TCP/UDP get VJ_RX_META_CSUM_OK.
+		 */
+		bool inet = !skb->csum_not_inet;
+
+		err = skb_csum_hwoffload_help(skb, 0);
 		if (err) {
 			why = err == -ENOMEM ? VJ_RX_DROP_NOMEM :
 					       VJ_RX_DROP_LENGTH;
 			goto drop;
 		}
-		meta.flags |= VJ_RX_META_CSUM_OK;
+		if (inet)
+			meta.flags |= VJ_RX_META_CSUM_OK;
 	} else if (skb->ip_summed == CHECKSUM_UNNECESSARY) {
 		meta.flags |= VJ_RX_META_CSUM_OK;
 	}

@@ -97,15 +97,29 @@ pub struct Geometry {
     buffers: usize,
 }
 
-const fn align_up(x: usize, a: usize) -> usize {
-    // `a` is a power of two; callers keep `x` far below `usize::MAX`.
-    (x + a - 1) & !(a - 1)
+/// `x` rounded up to a multiple of `a`, a power of two; `None` on overflow.
+fn align_up(x: usize, a: usize) -> Option<usize> {
+    Some(x.checked_add(a - 1)? & !(a - 1))
 }
 
-/// Where the consumer index and the buffers are for `nr_slots` slots.
-const fn control(page_size: usize, nr_slots: usize) -> (usize, usize) {
-    let consumer = align_up(DESC_OFF + nr_slots * DESC_SIZE, CACHE_LINE);
-    (consumer, align_up(consumer + 2 * CACHE_LINE, page_size))
+/// Where the consumer index and the buffers are for `nr_slots` slots (at most `SLOTS_MAX`, so
+/// nothing here overflows).
+fn control(page_size: usize, nr_slots: usize) -> (usize, usize) {
+    let consumer = (DESC_OFF + nr_slots * DESC_SIZE).next_multiple_of(CACHE_LINE);
+    (
+        consumer,
+        (consumer + 2 * CACHE_LINE).next_multiple_of(page_size),
+    )
+}
+
+/// The smallest size, a multiple of `page_size`, that holds the control part of `nr_slots`
+/// slots and `nr_bufs` buffers of `buf_size` bytes; `None` on overflow.
+fn size_for(page_size: usize, nr_slots: usize, nr_bufs: usize, buf_size: usize) -> Option<usize> {
+    let (_, buffers) = control(page_size, nr_slots);
+    align_up(
+        buffers.checked_add(nr_bufs.checked_mul(buf_size)?)?,
+        page_size,
+    )
 }
 
 impl Geometry {
@@ -126,7 +140,12 @@ impl Geometry {
         let slots_ok = |n: usize| n.is_power_of_two() && (SLOTS_MIN..=SLOTS_MAX).contains(&n);
         let (size, nr_slots) = match (size, r.nr_slots as usize) {
             (0, 0) => {
-                let size = align_up(SIZE_DEFAULT, page_size);
+                // The default size, or more if big buffers need it to hold `SLOTS_MIN` of them.
+                let least =
+                    size_for(page_size, SLOTS_MIN, SLOTS_MIN, buf_size).ok_or(Invalid::Size)?;
+                let size = align_up(SIZE_DEFAULT, page_size)
+                    .ok_or(Invalid::Size)?
+                    .max(least);
                 (size, Self::derive_slots(page_size, size, buf_size)?)
             }
             (size, 0) => (size, Self::derive_slots(page_size, size, buf_size)?),
@@ -134,8 +153,7 @@ impl Geometry {
                 if !slots_ok(n) {
                     return Err(Invalid::Slots);
                 }
-                let (_, buffers) = control(page_size, n);
-                let size = align_up(buffers + n * buf_size, page_size);
+                let size = size_for(page_size, n, n, buf_size).ok_or(Invalid::Size)?;
                 if size > SIZE_MAX {
                     return Err(Invalid::Size);
                 }
@@ -166,7 +184,7 @@ impl Geometry {
         Ok(Self {
             page_size,
             size: if r.size == 0 {
-                align_up(buffers + nr_bufs * buf_size, page_size)
+                size_for(page_size, nr_slots, nr_bufs, buf_size).ok_or(Invalid::Size)?
             } else {
                 size
             },
@@ -196,16 +214,20 @@ impl Geometry {
     pub fn default_for(page_size: usize) -> Self {
         match Self::new(page_size, Request::default()) {
             Ok(g) => g,
-            // Unreachable for page sizes from 4 KiB to 256 KiB (tested); a small ring else.
-            Err(_) => Self {
-                page_size,
-                size: 2 * page_size,
-                nr_slots: SLOTS_MIN,
-                nr_bufs: 1,
-                buf_size: page_size,
-                consumer: control(page_size, SLOTS_MIN).0,
-                buffers: page_size,
-            },
+            // Unreachable for page sizes from 4 KiB to 256 KiB (tested). Otherwise the smallest
+            // ring: `SLOTS_MIN` slots and buffers of a page each, which keeps the invariants.
+            Err(_) => {
+                let (consumer, buffers) = control(page_size, SLOTS_MIN);
+                Self {
+                    page_size,
+                    size: buffers + SLOTS_MIN * page_size,
+                    nr_slots: SLOTS_MIN,
+                    nr_bufs: SLOTS_MIN,
+                    buf_size: page_size,
+                    consumer,
+                    buffers,
+                }
+            }
         }
     }
 

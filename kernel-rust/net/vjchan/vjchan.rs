@@ -136,6 +136,13 @@ const AF_VJCHAN: u16 = uapi::AF_VJCHAN as u16;
 const SOL_VJCHAN: i32 = uapi::SOL_VJCHAN as i32;
 /// The size of a descriptor (`struct vj_desc`).
 const DESC_SIZE: usize = geometry::DESC_SIZE;
+/// Where the fields of a descriptor are (checked against `struct vj_desc` below).
+const DESC_ADDR: usize = 0;
+const DESC_LEN: usize = 8;
+const DESC_FLAGS: usize = 12;
+const DESC_RXHASH: usize = 16;
+const DESC_RESERVED: usize = 20;
+const DESC_TSTAMP: usize = 24;
 /// `VJ_RING_NEED_WAKEUP`.
 const NEED_WAKEUP: u32 = uapi::VJ_RING_NEED_WAKEUP;
 /// At most this many filters per channel.
@@ -238,6 +245,34 @@ const _: () = {
     assert!(size_of::<RingOffsets>() == size_of::<uapi::vj_ring_offsets>());
     assert!(size_of::<RingOffsets>() == uapi::VJ_RING_OFFSETS_SIZE_VER0 as usize);
     assert!(size_of::<RingSetup>() == size_of::<uapi::vj_ring_setup>());
+    // Field by field, where the kernel's copies and offsets must match the uapi header.
+    use core::mem::offset_of;
+    assert!(offset_of!(RingOffsets, mmap_size) == offset_of!(uapi::vj_ring_offsets, mmap_size));
+    assert!(offset_of!(RingOffsets, producer) == offset_of!(uapi::vj_ring_offsets, producer));
+    assert!(offset_of!(RingOffsets, consumer) == offset_of!(uapi::vj_ring_offsets, consumer));
+    assert!(offset_of!(RingOffsets, flags) == offset_of!(uapi::vj_ring_offsets, flags));
+    assert!(offset_of!(RingOffsets, desc) == offset_of!(uapi::vj_ring_offsets, desc));
+    assert!(offset_of!(RingOffsets, buffers) == offset_of!(uapi::vj_ring_offsets, buffers));
+    assert!(offset_of!(RingOffsets, nr_slots) == offset_of!(uapi::vj_ring_offsets, nr_slots));
+    assert!(offset_of!(RingOffsets, desc_size) == offset_of!(uapi::vj_ring_offsets, desc_size));
+    assert!(offset_of!(RingOffsets, buf_size) == offset_of!(uapi::vj_ring_offsets, buf_size));
+    assert!(offset_of!(RingOffsets, headroom) == offset_of!(uapi::vj_ring_offsets, headroom));
+    assert!(offset_of!(RingOffsets, status) == offset_of!(uapi::vj_ring_offsets, status));
+    assert!(offset_of!(RingOffsets, nr_bufs) == offset_of!(uapi::vj_ring_offsets, nr_bufs));
+    assert!(offset_of!(RingOffsets, frame_max) == offset_of!(uapi::vj_ring_offsets, frame_max));
+    assert!(offset_of!(RingSetup, size) == offset_of!(uapi::vj_ring_setup, size));
+    assert!(offset_of!(RingSetup, nr_slots) == offset_of!(uapi::vj_ring_setup, nr_slots));
+    assert!(offset_of!(RingSetup, buf_size) == offset_of!(uapi::vj_ring_setup, buf_size));
+    assert!(offset_of!(RingSetup, flags) == offset_of!(uapi::vj_ring_setup, flags));
+    assert!(offset_of!(RingSetup, reserved0) == offset_of!(uapi::vj_ring_setup, reserved0));
+    assert!(offset_of!(RingSetup, reserved) == offset_of!(uapi::vj_ring_setup, reserved));
+    // The descriptor words `Chan::publish` writes.
+    assert!(offset_of!(uapi::vj_desc, addr) == DESC_ADDR);
+    assert!(offset_of!(uapi::vj_desc, len) == DESC_LEN);
+    assert!(offset_of!(uapi::vj_desc, flags) == DESC_FLAGS);
+    assert!(offset_of!(uapi::vj_desc, rxhash) == DESC_RXHASH);
+    assert!(offset_of!(uapi::vj_desc, reserved) == DESC_RESERVED);
+    assert!(offset_of!(uapi::vj_desc, tstamp) == DESC_TSTAMP);
     assert!(size_of::<Stats>() == size_of::<uapi::vj_statistics>());
     assert!(size_of::<Stats>() == uapi::VJ_STATISTICS_SIZE_VER1 as usize);
     assert!(size_of::<Stats>() >= uapi::VJ_STATISTICS_SIZE_VER0 as usize);
@@ -287,7 +322,8 @@ const FEATURES: u64 = uapi::VJ_FEATURE_RX_RING as u64
     | uapi::VJ_FEATURE_NF_INGRESS as u64
     | uapi::VJ_FEATURE_MEMLOCK as u64
     | uapi::VJ_FEATURE_STATUS as u64
-    | uapi::VJ_FEATURE_RING_SETUP as u64;
+    | uapi::VJ_FEATURE_RING_SETUP as u64
+    | uapi::VJ_FEATURE_DESC_FLAGS as u64;
 
 /// Checks the `socket(2)` arguments of a new PF_VJCHAN socket.
 ///
@@ -512,12 +548,12 @@ impl Chan {
         };
         let pages = &mem.pages;
         let written = pages
-            .store_u64(desc, frame as u64)
-            .and_then(|()| pages.store_u32(desc + 8, len))
-            .and_then(|()| pages.store_u32(desc + 12, flags))
-            .and_then(|()| pages.store_u32(desc + 16, rxhash))
-            .and_then(|()| pages.store_u32(desc + 20, 0))
-            .and_then(|()| pages.store_u64(desc + 24, tstamp));
+            .store_u64(desc + DESC_ADDR, frame as u64)
+            .and_then(|()| pages.store_u32(desc + DESC_LEN, len))
+            .and_then(|()| pages.store_u32(desc + DESC_FLAGS, flags))
+            .and_then(|()| pages.store_u32(desc + DESC_RXHASH, rxhash))
+            .and_then(|()| pages.store_u32(desc + DESC_RESERVED, 0))
+            .and_then(|()| pages.store_u64(desc + DESC_TSTAMP, tstamp));
         st.stats.rx_packets += 1;
         st.stats.rx_bytes += u64::from(len);
         // (B): pairs with (C) in user space.
@@ -854,6 +890,11 @@ impl socket::Socket for Chan {
             Ok(uapi::VJ_ADD_FILTER) => true,
             Ok(uapi::VJ_DEL_FILTER) => false,
             Ok(uapi::VJ_RING_SETUP) => {
+                // The geometry the binder's ring will have (and be charged for): the power of
+                // binding, whoever holds the file.
+                if !sk.net_capable(CAP) {
+                    return Err(EPERM);
+                }
                 if optval.len() != size_of::<RingSetup>() {
                     return Err(EINVAL);
                 }

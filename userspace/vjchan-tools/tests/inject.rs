@@ -97,6 +97,28 @@ fn arp_reply() -> Vec<u8> {
     f
 }
 
+/// The injector sends bursts of hundreds of frames; on a loaded machine the test may read them
+/// late, so its socket gets room for a whole burst (4 MiB; beyond `rmem_max` as root).
+fn big_receive_buffer(sock: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let size: libc::c_int = 4 << 20;
+    for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+        // SAFETY: `sock` is an open socket and `size` a valid `c_int` for the call's duration.
+        let ret = unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&size as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if ret == 0 {
+            return;
+        }
+    }
+}
+
 struct Injector {
     child: Child,
     guest: UdpSocket,
@@ -106,6 +128,7 @@ struct Injector {
 impl Injector {
     fn start(timeout: &str) -> Self {
         let guest = UdpSocket::bind("127.0.0.1:0").unwrap();
+        big_receive_buffer(&guest);
         let inject = UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

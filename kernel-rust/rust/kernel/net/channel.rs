@@ -451,18 +451,21 @@ impl NetDevice {
 ///
 /// - `ops` is a table of `Channel<T>`'s operations, never written; its address identifies the
 ///   channels attached through this `Channels` (the `static` is never moved).
-/// - `nb` is registered as a netdevice notifier exactly while a [`Registration`] of this
-///   `Channels` exists; `registered` is true from just before it is registered until just
-///   before it is unregistered.
+/// - `on_chain` is true while a [`Registration`] of this `Channels` exists, from before `nb`
+///   is registered as a netdevice notifier until after it is unregistered, so `nb` is never
+///   registered twice.
+/// - `live` is true only while `nb` is registered: from after its registration succeeded until
+///   before its unregistration starts. Channels are attached only while it is true.
 pub struct Channels<T: RxChannel> {
     ops: bindings::vj_channel_ops,
     nb: Opaque<bindings::notifier_block>,
-    registered: AtomicBool,
+    on_chain: AtomicBool,
+    live: AtomicBool,
     _t: PhantomData<T>,
 }
 
 // SAFETY: `ops` is never written; `nb` is written only by the notifier chain, under its own
-// locking; `registered` is atomic.
+// locking; the flags are atomic.
 unsafe impl<T: RxChannel> Sync for Channels<T> {}
 
 impl<T: RxChannel> Channels<T> {
@@ -483,7 +486,8 @@ impl<T: RxChannel> Channels<T> {
                 next: ptr::null_mut(),
                 priority: 0,
             }),
-            registered: AtomicBool::new(false),
+            on_chain: AtomicBool::new(false),
+            live: AtomicBool::new(false),
             _t: PhantomData,
         }
     }
@@ -504,9 +508,9 @@ impl<T: RxChannel> Channels<T> {
         qid: u32,
         frame_max: u32,
     ) -> Result {
-        // Under RTNL: a `Registration` dropped after this check unregisters the notifier under
-        // RTNL after this attachment, and the unregistration unbinds it.
-        if !self.registered.load(Ordering::Acquire) {
+        // Under RTNL: the notifier is registered (`live`), and a `Registration` dropped after
+        // this check unregisters it under RTNL after this attachment, which unbinds it.
+        if !self.live.load(Ordering::Acquire) {
             return Err(ENODEV);
         }
         let raw = Arc::into_raw(ch).cast_mut();
@@ -592,6 +596,10 @@ impl<T: RxChannel> Default for Channels<T> {
 /// The channels of `T` at work: [`Channels::attach`] binds them, and they are unbound from
 /// devices that go away, until this is dropped, which unbinds every one of them.
 ///
+/// It must be dropped before the code of `T` goes away (keep it in the module's data, as
+/// for other registrations): leaked with `core::mem::forget`, it would leave the notifier
+/// registered.
+///
 /// # Invariants
 ///
 /// `channels.nb` is registered as a netdevice notifier from creation until drop.
@@ -600,19 +608,25 @@ pub struct Registration<T: RxChannel> {
 }
 
 impl<T: RxChannel> Registration<T> {
-    /// Registers the notifier of `channels`; `EBUSY` if it is registered already.
+    /// Registers the notifier of `channels`; `EBUSY` if a `Registration` of it exists (or is
+    /// still being dropped).
     pub fn register(channels: &'static Channels<T>) -> Result<Self> {
-        if channels.registered.swap(true, Ordering::AcqRel) {
+        if channels
+            .on_chain
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return Err(EBUSY);
         }
         // SAFETY: `nb` lives in a `static` (never moved), is initialised, and is not registered
-        // (`registered` was false).
+        // (`on_chain` was false, and it is cleared only after the unregistration).
         let ret = unsafe { bindings::register_netdevice_notifier(channels.nb.get()) };
         if ret != 0 {
-            channels.registered.store(false, Ordering::Release);
+            channels.on_chain.store(false, Ordering::Release);
+            return Err(Error::from_errno(ret));
         }
-        to_result(ret)?;
-        // INVARIANT: registered just above.
+        // INVARIANT: registered just above; channels may be attached from now on.
+        channels.live.store(true, Ordering::Release);
         Ok(Self { channels })
     }
 }
@@ -620,10 +634,11 @@ impl<T: RxChannel> Registration<T> {
 impl<T: RxChannel> Drop for Registration<T> {
     fn drop(&mut self) {
         // No attachment from now on; those made before are unbound below.
-        self.channels.registered.store(false, Ordering::Release);
+        self.channels.live.store(false, Ordering::Release);
         // Unregistering replays NETDEV_UNREGISTER for every device to the notifier (under
         // RTNL), which unbinds every channel attached through `self.channels`.
         // SAFETY: `nb` is registered (type invariant).
         unsafe { bindings::unregister_netdevice_notifier(self.channels.nb.get()) };
+        self.channels.on_chain.store(false, Ordering::Release);
     }
 }
