@@ -613,7 +613,7 @@ static inline enum vj_rx_result __vj_rx_skb_one(struct vj_channel *ch,
 		/* An SCTP CRC32c (csum_not_inet) is finished as a CRC, not as
 		 * an Internet checksum; only TCP/UDP get VJ_RX_META_CSUM_OK.
 		 */
-		bool inet = !skb->csum_not_inet;
+		bool inet = !skb_csum_is_sctp(skb);
 
 		err = skb_csum_hwoffload_help(skb, 0);
 		if (err) {
