@@ -102,14 +102,13 @@ fn align_up(x: usize, a: usize) -> Option<usize> {
     Some(x.checked_add(a - 1)? & !(a - 1))
 }
 
-/// Where the consumer index and the buffers are for `nr_slots` slots (at most `SLOTS_MAX`, so
-/// nothing here overflows).
+/// Where the consumer index and the buffers are for `nr_slots` slots (at most `SLOTS_MAX`) and
+/// pages of `page_size` bytes (a power of two): nothing here overflows, and there is no
+/// division (no divide-by-zero panic path).
 fn control(page_size: usize, nr_slots: usize) -> (usize, usize) {
-    let consumer = (DESC_OFF + nr_slots * DESC_SIZE).next_multiple_of(CACHE_LINE);
-    (
-        consumer,
-        (consumer + 2 * CACHE_LINE).next_multiple_of(page_size),
-    )
+    let consumer = (DESC_OFF + nr_slots * DESC_SIZE + CACHE_LINE - 1) & !(CACHE_LINE - 1);
+    let buffers = (consumer + 2 * CACHE_LINE + page_size - 1) & !(page_size - 1);
+    (consumer, buffers)
 }
 
 /// The smallest size, a multiple of `page_size`, that holds the control part of `nr_slots`
@@ -134,7 +133,7 @@ impl Geometry {
             return Err(Invalid::BufSize);
         }
         let size = usize::try_from(r.size).map_err(|_| Invalid::Size)?;
-        if size > SIZE_MAX || size % page_size != 0 {
+        if size > SIZE_MAX || size & (page_size - 1) != 0 {
             return Err(Invalid::Size);
         }
         let slots_ok = |n: usize| n.is_power_of_two() && (SLOTS_MIN..=SLOTS_MAX).contains(&n);
@@ -167,7 +166,8 @@ impl Geometry {
             }
         };
         let (consumer, buffers) = control(page_size, nr_slots);
-        let nr_bufs = size.checked_sub(buffers).ok_or(Invalid::Buffers)? / buf_size;
+        let nr_bufs =
+            size.checked_sub(buffers).ok_or(Invalid::Buffers)? >> buf_size.trailing_zeros();
         // With `size` derived from `nr_slots` above, a page bigger than `nr_slots` buffers
         // leaves room for more: they are not used (only with pages above 16 KiB).
         let nr_bufs = if r.size == 0 {
@@ -201,7 +201,8 @@ impl Geometry {
         let mut n = SLOTS_MIN;
         while n <= SLOTS_MAX {
             let (_, buffers) = control(page_size, n);
-            let fit = size.checked_sub(buffers).ok_or(Invalid::Buffers)? / buf_size;
+            let fit =
+                size.checked_sub(buffers).ok_or(Invalid::Buffers)? >> buf_size.trailing_zeros();
             if fit <= n {
                 return Ok(n);
             }
@@ -237,7 +238,7 @@ impl Geometry {
     }
     /// Pages in the ring.
     pub fn nr_pages(&self) -> usize {
-        self.size / self.page_size
+        self.size >> self.page_size.trailing_zeros()
     }
     /// Slots (a power of two).
     pub fn nr_slots(&self) -> usize {
