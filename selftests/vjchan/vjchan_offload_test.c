@@ -1761,12 +1761,15 @@ TEST_F(hygiene, device_gone_pollhup_so_error)
 	int err = -1, ep;
 	socklen_t len = sizeof(err);
 	struct vj_ring r;
+	__u32 *status;
 	pthread_t th;
 	void *ret;
 	__u64 t0;
 
 	ASSERT_EQ(0, vj_bind_queue(self->fd, self->ifb, 0)) TH_LOG("%s", strerror(errno));
 	ASSERT_EQ(0, vj_ring_map(self->fd, &r));
+	status = (__u32 *)(r.map + r.off.status);
+	EXPECT_EQ(0U, __atomic_load_n(status, __ATOMIC_ACQUIRE) & VJ_RING_STATUS_DEV_GONE);
 	ASSERT_EQ(0, getsockopt(self->fd, SOL_SOCKET, SO_ERROR, &err, &len));
 	EXPECT_EQ(0, err);
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1785,6 +1788,9 @@ TEST_F(hygiene, device_gone_pollhup_so_error)
 	EXPECT_EQ(1, epoll_wait(ep, &ev, 1, 0));
 	EXPECT_EQ((__u32)(EPOLLERR | EPOLLHUP), ev.events & (EPOLLERR | EPOLLHUP))
 		TH_LOG("events %#x", ev.events);
+	/* The status word says it without a system call. */
+	EXPECT_EQ(VJ_RING_STATUS_DEV_GONE,
+		  __atomic_load_n(status, __ATOMIC_ACQUIRE) & VJ_RING_STATUS_DEV_GONE);
 
 	/* ENODEV, once. */
 	len = sizeof(err);
