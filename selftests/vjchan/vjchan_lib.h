@@ -884,15 +884,16 @@ static inline int vj_feature_set(const char *ifname, const char *name, int on)
 	return ret;
 }
 
-/* The receive "drop" counter of @ifname in /proc/net/dev (the caller's
- * network namespace: rx_dropped, the core's drops included), or -1.
+/* Counter @field (0: rx bytes, 3: rx drop, 8: tx bytes, 11: tx drop, ...) of
+ * @ifname in /proc/net/dev (the caller's network namespace), or -1.
  */
-static inline long long vj_dev_rx_dropped(const char *ifname)
+static inline long long vj_dev_stat(const char *ifname, unsigned int field)
 {
-	unsigned long long f[4];
-	char line[512], *p;
-	long long v = -1;
+	char line[512], *p, *end;
+	unsigned long long v = 0;
+	long long ret = -1;
 	size_t len = strlen(ifname);
+	unsigned int i;
 	FILE *fp;
 
 	fp = fopen("/proc/net/dev", "r");
@@ -902,13 +903,26 @@ static inline long long vj_dev_rx_dropped(const char *ifname)
 		p = line + strspn(line, " ");
 		if (strncmp(p, ifname, len) || p[len] != ':')
 			continue;
-		/* bytes packets errs drop ... */
-		if (sscanf(p + len + 1, "%llu %llu %llu %llu", &f[0], &f[1], &f[2], &f[3]) == 4)
-			v = (long long)f[3];
+		p += len + 1;
+		for (i = 0; i <= field; i++, p = end) {
+			v = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+		}
+		if (i > field)
+			ret = (long long)v;
 		break;
 	}
 	fclose(fp);
-	return v;
+	return ret;
+}
+
+/* The receive "drop" counter of @ifname in /proc/net/dev (rx_dropped, the
+ * core's drops included), or -1.
+ */
+static inline long long vj_dev_rx_dropped(const char *ifname)
+{
+	return vj_dev_stat(ifname, 3);
 }
 
 /* The interface whose MAC address is @mac: its index and name, 0 if none. */

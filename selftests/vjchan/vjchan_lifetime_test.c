@@ -61,9 +61,6 @@
 #include "../../kselftest_harness.h"
 #include "vjchan_lib.h"
 
-/* The twelve counters of a device in /proc/net/dev after "name:". */
-#define DEV_STATS_FMT	"%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu"
-
 #define WAIT_MS		2000		/* for a frame that must come */
 #define QUIET_MS	300		/* for one that must not */
 #define FRAME_MAX	2048
@@ -610,29 +607,7 @@ TEST_F(veth, oversized_frame_dropped_without_channel)
 /* The transmit "drop" counter of @ifname in /proc/net/dev (tx_dropped), or -1. */
 static long long dev_tx_dropped(const char *ifname)
 {
-	unsigned long long f[12];
-	char line[512], *p;
-	long long v = -1;
-	size_t len = strlen(ifname);
-	FILE *fp;
-
-	fp = fopen("/proc/net/dev", "r");
-	if (!fp)
-		return -1;
-	while (fgets(line, sizeof(line), fp)) {
-		p = line + strspn(line, " ");
-		if (strncmp(p, ifname, len) || p[len] != ':')
-			continue;
-		/* rx: bytes packets errs drop fifo frame compressed multicast,
-		 * tx: bytes packets errs drop ...
-		 */
-		if (sscanf(p + len + 1, DEV_STATS_FMT, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5],
-			   &f[6], &f[7], &f[8], &f[9], &f[10], &f[11]) == 12)
-			v = (long long)f[11];
-		break;
-	}
-	fclose(fp);
-	return v;
+	return vj_dev_stat(ifname, 11);
 }
 
 /* An XDP program that redirects every frame to @ifindex
